@@ -1,0 +1,5 @@
+import sys
+
+from provision.cli import main
+
+sys.exit(main())
