@@ -95,13 +95,21 @@ def locked() -> Iterator[None]:
 
 
 def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Console) -> Sandbox:
+    """Boot a new sandbox; one that already runs as asked is left as it is."""
     require_root()
     check_name(name)
     hostname = hostname or f"{name}.example.test"
     with locked():
-        if sandbox_dir(name).exists() or network.netns_name(name) in network.list_netns():
-            raise UsageError(f"sandbox {name!r} exists already",
+        if (sandbox_dir(name) / "sandbox.json").exists():
+            box = load(name)
+            if box.state == "running" and (box.hostname, box.release) == (hostname, release):
+                console.info(f"{name} is already up")
+                return box
+            raise UsageError(f"sandbox {name!r} exists already ({box.state}, {box.hostname}, {box.release})",
                              hint=f"`provision sandbox down {name}` first")
+        if sandbox_dir(name).exists() or network.netns_name(name) in network.list_netns():
+            raise UsageError(f"a sandbox {name!r} was left half made by an interrupted run",
+                             hint=f"`provision sandbox down {name}` clears it")
         net = _network(cidr)
         try:
             net.ensure_bridge()
@@ -130,7 +138,8 @@ def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Con
 def down(name: str, console: Console) -> None:
     require_root()
     with locked():
-        load(name)
+        if not sandbox_dir(name).exists() and network.netns_name(name) not in network.list_netns():
+            load(name)  # says there is no such sandbox
         console.info(f"stopping {name}")
         _teardown(name)
         access.write_shared_files(all_sandboxes())
@@ -155,9 +164,18 @@ def down_all(console: Console) -> list[str]:
 def _network(cidr: str) -> network.SandboxNetwork:
     wanted = network.SandboxNetwork.parse(cidr)
     current = network.SandboxNetwork.current()
-    if current and current != wanted and all_sandboxes():
+    if current == wanted and network.bridge_exists():
+        return wanted
+    taken = wanted.conflicts()
+    if taken:
+        raise UsageError(
+            f"the sandbox network {wanted.network} is already routed on this machine ({', '.join(taken)})",
+            hint="choose a free range with --network, e.g. --network 198.18.0.0/24",
+        )
+    if current and all_sandboxes():
         raise UsageError(f"the sandboxes already run on {current.network}, not {wanted.network}",
                          hint="take all sandboxes down to change the network")
+    _release_network_if_unused()  # a bridge left on another range by a crashed run
     return wanted
 
 

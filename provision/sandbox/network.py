@@ -60,25 +60,23 @@ class SandboxNetwork:
         return (a for a in self.network.hosts() if int(a) - int(self.network.network_address) >= FIRST_HOST)
 
     def conflicts(self) -> list[str]:
-        """Routes on this machine, other than our bridge's, that cover part of the network."""
-        found = []
+        """Routes on this machine, other than our bridge's, that cover part of the network.
+
+        One line per device, its widest route: the local table repeats every address.
+        """
+        widest: dict[str, ipaddress.IPv4Network] = {}
         for route in json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout or "[]"):
-            dst, dev = route.get("dst", ""), route.get("dev", "")
+            dst, dev = route.get("dst", ""), route.get("dev") or route.get("gateway", "?")
             if dst in ("default", "") or dev == BRIDGE:
                 continue
-            if ipaddress.ip_network(dst, strict=False).overlaps(self.network):
-                found.append(f"{dst} via {dev or route.get('gateway', '?')}")
-        return found
+            covered = ipaddress.ip_network(dst, strict=False)
+            if covered.overlaps(self.network):
+                widest[dev] = min(covered, widest.get(dev, covered), key=lambda net: net.prefixlen)
+        return [f"{covered} via {dev}" for dev, covered in sorted(widest.items())]
 
     def ensure_bridge(self) -> None:
-        if _link_exists(BRIDGE):
+        if bridge_exists():
             return
-        taken = self.conflicts()
-        if taken:
-            raise UsageError(
-                f"the sandbox network {self.network} is already routed on this machine ({', '.join(taken)})",
-                hint="choose a free range with --network, e.g. --network 198.18.0.0/24",
-            )
         NETWORK_FILE.parent.mkdir(parents=True, exist_ok=True)
         NETWORK_FILE.write_text(json.dumps({"network": str(self.network)}))
         run(["ip", "link", "add", BRIDGE, "type", "bridge"])
@@ -86,7 +84,7 @@ class SandboxNetwork:
         run(["ip", "link", "set", BRIDGE, "up"])
 
     def remove_bridge(self) -> None:
-        if _link_exists(BRIDGE):
+        if bridge_exists():
             run(["ip", "link", "del", BRIDGE])
         NETWORK_FILE.unlink(missing_ok=True)
 
@@ -114,6 +112,10 @@ def detach(sandbox: str) -> None:
 
 def list_netns() -> list[str]:
     return [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
+
+
+def bridge_exists() -> bool:
+    return _link_exists(BRIDGE)
 
 
 def _link_exists(name: str) -> bool:

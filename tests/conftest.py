@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite: the CLI as a user runs it, and a booted sandbox."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def provision(*args: str, uid: int | None = None, timeout: float = 900,
+              input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `provision` CLI in a child process, as a user would (as root unless uid is given)."""
+    argv = [sys.executable, "-m", "provision", *args]
+    env = None
+    if uid is not None:
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_readable_copy())}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+                          cwd=REPO if uid is None else "/", env=env)
+
+
+@functools.cache
+def _readable_copy() -> Path:
+    """The package where any user can read it: the checkout may sit in root's home."""
+    parent = Path(tempfile.mkdtemp(prefix="provision-src-"))
+    parent.chmod(0o755)
+    shutil.copytree(REPO / "provision", parent / "provision",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return parent
+
+
+@dataclass
+class SandboxHost:
+    name: str
+    address: str
+    hostname: str
+
+    def ssh(self, command: str | Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [command] if isinstance(command, str) else list(command)
+        done = provision("sandbox", "ssh", self.name, "--", *argv, timeout=600)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{argv} failed on {self.name}: {done.stderr or done.stdout}")
+        return done
+
+
+def start_sandbox(name: str) -> SandboxHost:
+    """Boot a sandbox through the CLI; a sandbox that cannot start fails the test, never skips it."""
+    provision("sandbox", "down", name)  # a leftover of an interrupted run
+    done = provision("--json", "sandbox", "up", name)
+    assert done.returncode == 0, f"sandbox {name} did not come up:\n{done.stderr}"
+    info = json.loads(done.stdout)
+    return SandboxHost(info["name"], info["address"], info["hostname"])
+
+
+def stop_sandbox(name: str) -> None:
+    done = provision("sandbox", "down", name)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHost]:
+    """One booted sandbox for every test that does not disturb it."""
+    host = start_sandbox("pytest")
+    yield host
+    stop_sandbox(host.name)
