@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from provision import __version__
-from provision.commands import sandbox
+from provision.commands import archive, sandbox
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
-COMMAND_GROUPS = (sandbox,)
+COMMAND_GROUPS = (sandbox, archive)
 
 EPILOG = """\
 exit status:
