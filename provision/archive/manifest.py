@@ -90,10 +90,6 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ManifestError(f"{MANIFEST}: {bad}") from None
 
 
-def load_manifest(root: Path) -> Manifest:
-    return parse_manifest((root / MANIFEST).read_bytes())
-
-
 def save_manifest(root: Path, manifest: Manifest) -> None:
     """Write atomically: a reader sees no manifest or a whole one, never half of one."""
     temporary = root / f".{MANIFEST}.tmp"

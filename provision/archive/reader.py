@@ -61,9 +61,11 @@ class ArchiveReader:
         with self.store.open(path) as stream:
             for number, line in read_lines(stream):
                 try:
-                    yield parse(line)
+                    record = parse(line)
                 except RecordError as bad:
                     raise ArchiveError(f"{path} line {number}: {bad}") from None
+                if record:
+                    yield record
 
     def folders(self, user: UserSummary) -> list[FolderRecord]:
         return self._latest(user, FolderRecord, lambda record: record.name)

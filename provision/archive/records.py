@@ -104,17 +104,19 @@ def dump(record: Record) -> bytes:
             + "\n").encode()
 
 
-def parse(line: bytes) -> Record:
+def parse(line: bytes) -> Record | None:
+    """The record on one index line; None for a record type this version does not know (a compatible
+    addition by a newer writer), which readers skip."""
     try:
         data = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as bad:
         raise RecordError(f"not JSON: {bad}") from None
     if not isinstance(data, dict):
         raise RecordError("not a JSON object")
-    cls = RECORD_TYPES.get(data.pop("type", None))
-    if cls is None:
-        raise RecordError("unknown or missing record type")
-    return from_dict(cls, data)
+    kind = data.pop("type", None)
+    if not isinstance(kind, str):
+        raise RecordError("the record has no type")
+    return from_dict(RECORD_TYPES[kind], data) if kind in RECORD_TYPES else None
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:

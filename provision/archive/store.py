@@ -19,7 +19,6 @@ from provision.archive.manifest import MANIFEST
 class Entry:
     path: str
     kind: str  # file, directory or other (links, devices: never part of an archive)
-    size: int
 
 
 class Store(Protocol):
@@ -51,7 +50,7 @@ class DirectoryStore:
                 full = Path(top, name)
                 mode = full.lstat().st_mode
                 kind = "file" if stat.S_ISREG(mode) else "directory" if stat.S_ISDIR(mode) else "other"
-                yield Entry(full.relative_to(self.root).as_posix(), kind, full.lstat().st_size)
+                yield Entry(full.relative_to(self.root).as_posix(), kind)
             directories.sort()
 
     def exists(self, path: str) -> bool:
@@ -85,7 +84,7 @@ class TarStore:
     def entries(self) -> Iterator[Entry]:
         for path, member in self.members.items():
             kind = "file" if member.isreg() else "directory" if member.isdir() else "other"
-            yield Entry(path, kind, member.size)
+            yield Entry(path, kind)
 
     def exists(self, path: str) -> bool:
         return path in self.members and self.members[path].isreg()

@@ -162,9 +162,12 @@ class _Verification:
         with self.store.open(path) as stream:
             for number, line in read_lines(stream):
                 try:
-                    records.append(parse(line))
+                    record = parse(line)
                 except RecordError as bad:
                     self.problem(path, "index", f"line {number}: {bad}")
+                    continue
+                if record:
+                    records.append(record)
         return records
 
     def check_archive_index(self, manifest: Manifest) -> None:
@@ -251,6 +254,10 @@ class _Verification:
             elif isinstance(record, SieveRecord):
                 latest[("sieve", record.name)] = record
         for record in latest.values():
+            where = (layout.collection_path(user.path, record.collection, record.name)
+                     if isinstance(record, CollectionRecord) else layout.sieve_path(user.path, record.name))
+            if record.path != where:
+                self.problem(record.path, "index", f"is not where {record.kind} {record.name!r} belongs")
             self.check_listed(record.path, record.size, record.sha256, listed)
         items = {(item.collection, item.name): item.items for item in user.collections}
         indexed = {key: record.items for key, record in latest.items()

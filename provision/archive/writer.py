@@ -286,9 +286,11 @@ def _load_journal(path: Path) -> list[Record]:
     with open(path, "rb") as stream:
         for number, line in read_lines(stream):
             try:
-                records.append(parse(line))
+                record = parse(line)
             except RecordError as bad:
                 raise ArchiveError(f"{path} line {number}: {bad}") from None
+            if record:
+                records.append(record)
     return records
 
 

@@ -152,3 +152,19 @@ def test_not_an_archive_exits_two(tmp_path: Path, make: str, capsys: pytest.Capt
     assert main(["archive", "verify", str(path)]) == 2
     assert main(["archive", "show", str(path)]) == 2
     assert "provision: " in capsys.readouterr().err
+
+
+def test_unknown_record_types_are_skipped(archive: Path) -> None:
+    path = f"{_user_path(archive)}/{INDEX}"
+    with open(archive / path, "ab") as index:
+        index.write(b'{"type": "added-in-a-later-minor-version", "anything": 1}\n')
+    _relist(archive, path)
+    assert verify(archive).sound
+
+
+def test_links_and_escaping_paths_are_problems(archive: Path) -> None:
+    (archive / "directory" / "passwd").symlink_to("/etc/passwd")
+    _edit_manifest(archive, lambda manifest: manifest["files"].append(
+        {"path": "../outside", "size": 1, "sha256": "0" * 64}))
+    problems = {(p.path, p.kind) for p in verify(archive).problems}
+    assert problems == {("directory/passwd", "extra"), ("../outside", "unsafe")}
