@@ -1,0 +1,47 @@
+"""check_host() against the OpenSPF RFC 7208 suite, each scenario's zone data served by Knot DNS."""
+
+from __future__ import annotations
+
+import pytest
+
+from provision.dns.spf import check_host
+from tests.dns.openspf import Case, Scenario, load_suite, suite_path, zones
+from tests.dnsserver import AuthoritativeServer
+
+SUITE = suite_path()
+CASES = load_suite(SUITE) if SUITE.is_file() else []
+
+
+@pytest.fixture(scope="module")
+def serve(dns_server: AuthoritativeServer):
+    """Load a scenario's zones into Knot, only when the previous test used another scenario."""
+    current: list[Scenario] = []
+
+    def load(scenario: Scenario) -> AuthoritativeServer:
+        if current != [scenario]:
+            served, silent = zones(scenario.zonedata)
+            dns_server.load(served, unanswered=silent)
+            current[:] = [scenario]
+        dns_server.wait_idle()
+        return dns_server
+
+    return load
+
+
+def test_suite_is_present() -> None:
+    # The suite must be there: a missing file is a failure, never a silent skip.
+    assert SUITE.is_file(), f"{SUITE} is missing (set PROVISION_SHARED_DIR to the shared directory)"
+    assert len(CASES) == 203
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_openspf(case: Case, serve) -> None:
+    server = serve(case.scenario)
+    if case.mailfrom:
+        domain, sender = case.mailfrom.rpartition("@")[2], case.mailfrom
+    else:  # no MAIL FROM: the HELO identity is checked, as postmaster@helo (RFC 7208 §2.3)
+        domain, sender = case.helo, f"postmaster@{case.helo}"
+    outcome = check_host(case.host, domain, sender, helo=case.helo, resolver=server.resolver())
+    assert outcome.result in case.results, outcome.reason
+    if case.explanation is not None:
+        assert outcome.explanation == ("" if case.explanation == "DEFAULT" else case.explanation)
