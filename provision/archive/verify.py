@@ -4,11 +4,12 @@ every count. Returns a report naming each problem with its path instead of stopp
 from __future__ import annotations
 
 import hashlib
+import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provision.archive import NotAnArchive, layout, maildir
+from provision.archive import ArchiveError, NotAnArchive, layout, maildir
 from provision.archive.manifest import (
     MANIFEST,
     FileEntry,
@@ -36,7 +37,7 @@ from provision.archive.store import Store, open_store, safe_path
 @dataclass(frozen=True)
 class Problem:
     path: str
-    kind: str  # missing, extra, size, checksum, count, index, flags, manifest, version, unsafe
+    kind: str  # missing, extra, size, checksum, unreadable, count, index, flags, manifest, version, unsafe
     detail: str
 
     def line(self) -> str:
@@ -145,10 +146,14 @@ class _Verification:
     def check_file(self, entry: FileEntry) -> None:
         digest = hashlib.sha256()
         size = 0
-        with self.store.open(entry.path) as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
+        try:
+            with self.store.open(entry.path) as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except (OSError, tarfile.TarError) as bad:
+            self.problem(entry.path, "unreadable", f"cannot be read: {bad}")
+            return
         if size != entry.size:
             self.problem(entry.path, "size", f"size is {size} bytes, the manifest says {entry.size}")
         elif digest.hexdigest() != entry.sha256:
@@ -158,7 +163,14 @@ class _Verification:
         """The valid records of an index file; each bad line is a problem."""
         if not self.store.exists(path):
             return []  # reported as missing by check_files if listed; else the user check says so
-        records = []
+        records: list[Record] = []
+        try:
+            self.read_records(path, records)
+        except (OSError, tarfile.TarError) as bad:
+            self.problem(path, "unreadable", f"cannot be read: {bad}")
+        return records
+
+    def read_records(self, path: str, records: list[Record]) -> None:
         with self.store.open(path) as stream:
             for number, line in read_lines(stream):
                 try:
@@ -168,7 +180,6 @@ class _Verification:
                     continue
                 if record:
                     records.append(record)
-        return records
 
     def check_archive_index(self, manifest: Manifest) -> None:
         records = self.read_index(layout.INDEX)
@@ -182,6 +193,12 @@ class _Verification:
             self.problem(path, "count", f"user {name} is in the manifest but not in the index")
 
     def check_user(self, user: UserSummary, listed: dict[str, FileEntry]) -> None:
+        try:
+            self.check_user_files(user, listed)
+        except ArchiveError as bad:  # a name no conforming writer could have stored
+            self.problem(user.path, "index", bad.message)
+
+    def check_user_files(self, user: UserSummary, listed: dict[str, FileEntry]) -> None:
         if user.path != layout.user_path(user.name):
             self.problem(user.path, "manifest", f"is not where user {user.name} belongs")
             return

@@ -44,8 +44,9 @@ from provision.archive.records import (
 )
 
 GENERATOR = f"provision {__version__}"
-ITEM_LINES = {"calendar": (b"BEGIN:VEVENT", b"BEGIN:VTODO", b"BEGIN:VJOURNAL"), "contacts": (b"BEGIN:VCARD",)}
-ITEM_LINES["tasks"] = ITEM_LINES["calendar"]
+# The lines that begin one item of a collection (manifest "items").
+CALENDAR_ITEMS = (b"BEGIN:VEVENT", b"BEGIN:VTODO", b"BEGIN:VJOURNAL")
+ITEM_LINES = {"calendar": CALENDAR_ITEMS, "tasks": CALENDAR_ITEMS, "contacts": (b"BEGIN:VCARD",)}
 
 
 class ArchiveWriter:
@@ -57,23 +58,26 @@ class ArchiveWriter:
             raise ArchiveError(f"{self.root} is a finished archive; write a new one")
         self.resumed = (self.root / layout.INDEX).exists()
         self.users: dict[str, UserWriter] = {}
-        if self.resumed:
-            records = _load_journal(self.root / layout.INDEX)
-            if not records or not isinstance(records[0], ArchiveRecord):
-                raise ArchiveError(f"{self.root / layout.INDEX} does not start with an archive record")
-            self.header = records[0]
-            self._journal = Journal(self.root / layout.INDEX)
-            for record in records[1:]:
-                if isinstance(record, UserRecord):
-                    self.users[record.name] = UserWriter(self.root, record)
-            _remove_temporaries(self.root / layout.DIRECTORY)
-        else:
-            if self.root.exists() and any(self.root.iterdir()):
-                raise ArchiveError(f"{self.root} exists and is not empty")
-            (self.root / layout.USERS).mkdir(parents=True)
-            self.header = ArchiveRecord(FORMAT_VERSION, _now(), GENERATOR, dict(source or {}))
-            self._journal = Journal(self.root / layout.INDEX)
+        self.header = self._resume() if self.resumed else self._create(source or {})
+        self._journal = Journal(self.root / layout.INDEX)
+        if not self.resumed:
             self._journal.append(self.header)
+
+    def _create(self, source: Mapping[str, str]) -> ArchiveRecord:
+        if self.root.exists() and any(self.root.iterdir()):
+            raise ArchiveError(f"{self.root} exists and is not empty")
+        (self.root / layout.USERS).mkdir(parents=True)
+        return ArchiveRecord(FORMAT_VERSION, _now(), GENERATOR, dict(source))
+
+    def _resume(self) -> ArchiveRecord:
+        records = _load_journal(self.root / layout.INDEX)
+        if not records or not isinstance(records[0], ArchiveRecord):
+            raise ArchiveError(f"{self.root / layout.INDEX} does not start with an archive record")
+        for record in records[1:]:
+            if isinstance(record, UserRecord):
+                self.users[record.name] = UserWriter(self.root, record)
+        _remove_temporaries(self.root / layout.DIRECTORY)
+        return records[0]
 
     def user(self, name: str, display_name: str | None = None) -> UserWriter:
         """The writer for one user's data, created on first use."""
