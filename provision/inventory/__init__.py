@@ -1,0 +1,12 @@
+"""A customer's inventory: one directory in Ansible's layout, read into typed settings.
+
+    CUSTOMER/hosts.yml                     the mail server and how to reach it
+    CUSTOMER/group_vars/all/provision.yml  the settings (provision_*)
+    CUSTOMER/group_vars/all/vault.yml      the secrets (vault_*), encrypted with ansible-vault
+"""
+
+from pathlib import PurePosixPath
+
+HOSTS_FILE = PurePosixPath("hosts.yml")
+SETTINGS_FILE = PurePosixPath("group_vars/all/provision.yml")
+VAULT_FILE = PurePosixPath("group_vars/all/vault.yml")

@@ -1,0 +1,110 @@
+"""The encrypted vault file, read and written by running the ansible-vault command.
+
+The vault password is a file, never a value: the file named by the environment
+variable PROVISION_VAULT_PASSWORD_FILE if that is set, else
+~/.config/provision/vault/<name of the inventory directory>.password, which
+`provision init` creates (mode 0600, in a 0700 directory) with a generated password.
+Ansible reads the same file with --vault-password-file.
+
+Secrets travel only through ansible-vault's stdin and stdout: never on a command
+line or in a child's environment, never in a clear file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provision.errors import UsageError
+from provision.inventory import VAULT_FILE
+from provision.inventory.secrets import password
+from provision.process import run
+
+PASSWORD_FILE_VARIABLE = "PROVISION_VAULT_PASSWORD_FILE"
+VAULT_HEADER = "$ANSIBLE_VAULT;"
+
+
+class VaultError(UsageError):
+    """The vault of one inventory cannot be read: what is wrong, about which file, and the fix."""
+
+    def __init__(self, file: Path, what: str, hint: str):
+        super().__init__(f"{file}: {what}", hint)
+        self.file = file
+        self.what = what
+
+
+def password_file(directory: Path) -> Path:
+    configured = os.environ.get(PASSWORD_FILE_VARIABLE)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".config/provision/vault" / f"{directory.absolute().name}.password"
+
+
+def ensure_password_file(directory: Path) -> Path:
+    """The inventory's password file, made with a new password if there is none yet."""
+    path = password_file(directory)
+    if path.exists():
+        return path
+    if not os.environ.get(PASSWORD_FILE_VARIABLE):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # mkdir's mode is cut by the umask and skipped for an existing directory
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(password(32) + "\n")
+    return path
+
+
+def _argv(action: str, directory: Path) -> list[str]:
+    return ["ansible-vault", action, "--vault-password-file", str(password_file(directory)), "--output", "-"]
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (PEM keys) as literal blocks, as a person would write them."""
+
+
+_BlockDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def write(directory: Path, secrets: dict[str, Any]) -> Path:
+    """Encrypt secrets into the inventory's vault file."""
+    clear = yaml.dump(secrets, Dumper=_BlockDumper, sort_keys=True, default_flow_style=False)
+    done = run([*_argv("encrypt", directory), "-"], input=clear)
+    target = directory / VAULT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(done.stdout)
+    return target
+
+
+def read(directory: Path) -> dict[str, Any]:
+    """The decrypted secrets of the inventory; VaultError says why they cannot be read."""
+    target = directory / VAULT_FILE
+    try:
+        encrypted = target.read_text()
+    except OSError as error:
+        raise VaultError(target, f"cannot be read ({error.strerror})",
+                         "run provision init to make an inventory with its vault") from None
+    if not encrypted.startswith(VAULT_HEADER):
+        raise VaultError(target, "is not encrypted", f"encrypt it: ansible-vault encrypt "
+                         f"--vault-password-file {password_file(directory)} {target}")
+    key_file = password_file(directory)
+    if not key_file.is_file():
+        raise VaultError(target, f"its password file {key_file} does not exist",
+                         f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
+    done = run([*_argv("decrypt", directory), str(target)], check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["ansible-vault failed"])[-1]
+        raise VaultError(target, f"cannot be decrypted with {key_file} ({reason})",
+                         f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
+    try:
+        secrets = yaml.safe_load(done.stdout)
+    except yaml.YAMLError:
+        secrets = None  # the decrypted text is not shown: it holds the secrets
+    if not isinstance(secrets, dict):
+        raise VaultError(target, "does not hold a mapping of vault_* names to secrets",
+                         f"fix it with: ansible-vault edit --vault-password-file {key_file} {target}")
+    return secrets
