@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,7 +70,8 @@ class ArchiveWriter:
         return ArchiveRecord(FORMAT_VERSION, _now(), GENERATOR, dict(source))
 
     def _resume(self) -> ArchiveRecord:
-        records = _load_journal(self.root / layout.INDEX)
+        repair_tail(self.root / layout.INDEX)
+        records = list(_journal_records(self.root / layout.INDEX))
         if not records or not isinstance(records[0], ArchiveRecord):
             raise ArchiveError(f"{self.root / layout.INDEX} does not start with an archive record")
         for record in records[1:]:
@@ -139,18 +140,23 @@ class UserWriter:
         self.root = root
         self.record = record
         self.home = root / record.path
+        self.index = self.home / layout.INDEX
         self.folders: dict[str, FolderRecord] = {}
-        self.messages: dict[tuple[str, str, str | None], MessageRecord] = {}
+        self.held: set[tuple[str, str, str | None]] = set()  # keys only: a mailbox may be huge
         self.collections: dict[tuple[str, str], CollectionRecord] = {}
         self.scripts: dict[str, SieveRecord] = {}
-        index = self.home / layout.INDEX
-        if index.exists():
-            for item in _load_journal(index):
+        if self.index.exists():
+            repair_tail(self.index)
+            for item in self.records():
                 self._remember(item)
             self._remove_unindexed()
         else:
             self.home.mkdir(parents=True, exist_ok=True)
-        self._journal = Journal(index)
+        self._journal = Journal(self.index)
+
+    def records(self) -> Iterator[Record]:
+        """The user's index as written so far, read back from disk."""
+        return _journal_records(self.index)
 
     def add_folder(self, name: str, *, special_use: str | None = None, subscribed: bool = True,
                    uidvalidity: int | None = None, source_name: str | None = None) -> FolderRecord:
@@ -165,9 +171,9 @@ class UserWriter:
 
     def add_message(self, folder: str, chunks: Iterable[bytes], *, internaldate: datetime,
                     flags: Iterable[str] = (), keywords: Iterable[str] = (),
-                    source_uid: int | None = None) -> tuple[MessageRecord, bool]:
-        """Stream one message into folder; returns its record and whether it was new (False if the
-        folder already held these bytes with this Message-ID, as after a resumed export)."""
+                    source_uid: int | None = None) -> MessageRecord | None:
+        """Stream one message into folder; returns its record, or None if the folder already held these
+        bytes with this Message-ID (as when a resumed export hands over a message again)."""
         if internaldate.tzinfo is None:
             raise ArchiveError("INTERNALDATE needs a time zone offset")
         folder = normalise_folder(folder)
@@ -176,10 +182,9 @@ class UserWriter:
         flags, keywords = maildir.normalise_flags(flags), maildir.normalise_keywords(keywords)
         directory = self.root / self.folders[folder].path
         pending = maildir.receive(directory, chunks)
-        held = self.messages.get((folder, pending.sha256, pending.message_id))
-        if held:
+        if (folder, pending.sha256, pending.message_id) in self.held:
             pending.tmp.unlink()
-            return held, False
+            return None
         name = maildir.file_name(internaldate, pending.sha256, pending.size, flags)
         if (directory / "cur" / name).exists():
             pending.tmp.unlink()
@@ -188,10 +193,10 @@ class UserWriter:
         record = MessageRecord(folder, name, flags, keywords, internaldate.isoformat(), pending.size,
                                pending.sha256, pending.message_id, source_uid)
         self._append(record)
-        return record, True
+        return record
 
     def holds(self, folder: str, sha256: str, message_id: str | None) -> bool:
-        return (normalise_folder(folder), sha256, message_id) in self.messages
+        return (normalise_folder(folder), sha256, message_id) in self.held
 
     def add_collection(self, collection: str, name: str, chunks: Iterable[bytes], *,
                        displayname: str | None = None, color: str | None = None) -> CollectionRecord:
@@ -223,7 +228,9 @@ class UserWriter:
     def summary(self) -> tuple[UserSummary, list[FileEntry]]:
         counts = {name: [0, 0] for name in self.folders}
         files = []
-        for message in self.messages.values():
+        for message in self.records():
+            if not isinstance(message, MessageRecord):
+                continue
             counts[message.folder][0] += 1
             counts[message.folder][1] += message.size
             files.append(FileEntry(self.message_path(message), message.size, message.sha256))
@@ -248,7 +255,7 @@ class UserWriter:
         if isinstance(record, FolderRecord):
             self.folders[record.name] = record
         elif isinstance(record, MessageRecord):
-            self.messages[record.key] = record
+            self.held.add(record.key)
         elif isinstance(record, CollectionRecord):
             self.collections[(record.collection, record.name)] = record
         elif isinstance(record, SieveRecord):
@@ -256,7 +263,7 @@ class UserWriter:
 
     def _remove_unindexed(self) -> None:
         """Delete what an interrupted export wrote but did not record (partial or unindexed files)."""
-        known = {self.message_path(message) for message in self.messages.values()}
+        known = {self.message_path(record) for record in self.records() if isinstance(record, MessageRecord)}
         known |= {item.path for item in [*self.collections.values(), *self.scripts.values()]}
         known.add(f"{self.record.path}/{layout.INDEX}")
         for path in _files_under(self.home):
@@ -284,9 +291,7 @@ class _ItemCounter:
         return line.rstrip(b"\r").upper() in self.starts
 
 
-def _load_journal(path: Path) -> list[Record]:
-    repair_tail(path)
-    records = []
+def _journal_records(path: Path) -> Iterator[Record]:
     with open(path, "rb") as stream:
         for number, line in read_lines(stream):
             try:
@@ -294,8 +299,7 @@ def _load_journal(path: Path) -> list[Record]:
             except RecordError as bad:
                 raise ArchiveError(f"{path} line {number}: {bad}") from None
             if record:
-                records.append(record)
-    return records
+                yield record
 
 
 def _write_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:

@@ -37,7 +37,7 @@ def test_huge_message_is_streamed(tmp_path: Path) -> None:
     user = writer.user(USER)
     added = []
     assert _peak(lambda: added.append(user.add_message("INBOX", _chunks(), internaldate=DATE))) < LIMIT
-    record, _ = added[0]
+    [record] = added
     assert record.size > SIZE and record.message_id == "<huge@example.com>"
     writer.finish()
 

@@ -46,7 +46,7 @@ def test_resume_adds_nothing_twice(tmp_path: Path) -> None:
     user = writer.user(USER)
     corpus = samples(big=False)
     added = [user.add_message(sample.folder, sample.chunks(), internaldate=sample.date, flags=sample.flags,
-                              keywords=sample.keywords)[1] for sample in corpus]
+                              keywords=sample.keywords) is not None for sample in corpus]
     assert added == [False] * (len(corpus) // 2) + [True] * (len(corpus) - len(corpus) // 2)
     assert user.holds("INBOX", corpus[0].sha256, corpus[0].message_id)
     user.add_collection("calendar", "Work", [ICS])  # exported again: replaces, does not add
@@ -78,3 +78,22 @@ def test_internaldate_needs_an_offset(tmp_path: Path) -> None:
     user = ArchiveWriter(tmp_path / "acme").user(USER)
     with pytest.raises(ArchiveError, match="time zone"):
         user.add_message("INBOX", [b"x"], internaldate=DATE.replace(tzinfo=None))
+
+
+def test_activating_a_script_deactivates_the_others(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path / "acme")
+    user = writer.user(USER)
+    user.add_sieve("old", [b"keep;\n"], active=True)
+    user.add_sieve("new", [b"discard;\n"], active=True)
+    writer.finish()
+    with ArchiveReader(tmp_path / "acme") as archive:
+        scripts = archive.sieve_scripts(archive.user(USER))
+    assert {s.name: s.active for s in scripts} == {"old": False, "new": True}
+
+
+def test_directory_tables_take_only_their_columns(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path / "acme")
+    with pytest.raises(ArchiveError, match="directory table aliases"):
+        writer.write_table("aliases", [{"alias": "a@example.com", "password": "secret"}])
+    with pytest.raises(ArchiveError, match="unknown directory table"):
+        writer.write_table("passwords", [])
