@@ -6,6 +6,7 @@ interrupted export leaves an index that is true up to its last complete line.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import types
@@ -13,6 +14,8 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
+
+from provision.archive import ArchiveError
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,14 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
         self._file = open(path, "ab")  # noqa: SIM115 - held open for the writer's lifetime
+
+    def lock(self) -> None:
+        """Hold the index for this process alone: a second writer would delete the first one's partial
+        files as debris. The lock goes with the file, also when a crashed process dies."""
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArchiveError(f"another export is writing {self.path.parent}") from None
 
     def append(self, record: Record) -> None:
         self._file.write(dump(record))

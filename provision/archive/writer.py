@@ -57,17 +57,17 @@ class ArchiveWriter:
         if (self.root / MANIFEST).exists():
             raise ArchiveError(f"{self.root} is a finished archive; write a new one")
         self.resumed = (self.root / layout.INDEX).exists()
-        self.users: dict[str, UserWriter] = {}
-        self.header = self._resume() if self.resumed else self._create(source or {})
-        self._journal = Journal(self.root / layout.INDEX)
-        if not self.resumed:
-            self._journal.append(self.header)
-
-    def _create(self, source: Mapping[str, str]) -> ArchiveRecord:
-        if self.root.exists() and any(self.root.iterdir()):
+        if not self.resumed and self.root.exists() and any(self.root.iterdir()):
             raise ArchiveError(f"{self.root} exists and is not empty")
-        (self.root / layout.USERS).mkdir(parents=True)
-        return ArchiveRecord(FORMAT_VERSION, _now(), GENERATOR, dict(source))
+        (self.root / layout.USERS).mkdir(parents=True, exist_ok=True)
+        self._journal = Journal(self.root / layout.INDEX)
+        self._journal.lock()  # before anything is read or deleted
+        self.users: dict[str, UserWriter] = {}
+        if self.resumed:
+            self.header = self._resume()
+        else:
+            self.header = ArchiveRecord(FORMAT_VERSION, _now(), GENERATOR, dict(source or {}))
+            self._journal.append(self.header)
 
     def _resume(self) -> ArchiveRecord:
         repair_tail(self.root / layout.INDEX)
@@ -84,8 +84,8 @@ class ArchiveWriter:
         """The writer for one user's data, created on first use."""
         if name not in self.users:
             record = UserRecord(name, layout.user_path(name), display_name)
+            self._journal.append(record)  # first, so no crash can leave a user directory nothing names
             self.users[name] = UserWriter(self.root, record)
-            self._journal.append(record)
         return self.users[name]
 
     def write_table(self, kind: str, rows: Iterable[Mapping[str, str]]) -> None:

@@ -97,3 +97,11 @@ def test_directory_tables_take_only_their_columns(tmp_path: Path) -> None:
         writer.write_table("aliases", [{"alias": "a@example.com", "password": "secret"}])
     with pytest.raises(ArchiveError, match="unknown directory table"):
         writer.write_table("passwords", [])
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    first = ArchiveWriter(tmp_path / "acme")
+    with pytest.raises(ArchiveError, match="another export is writing"):
+        ArchiveWriter(tmp_path / "acme")
+    first.close()
+    assert ArchiveWriter(tmp_path / "acme").resumed
