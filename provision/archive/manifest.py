@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from provision.archive import FORMAT, FORMAT_VERSION, ArchiveError
+from provision.archive import FORMAT, FORMAT_VERSION, ArchiveError, NotAnArchive
 from provision.archive.records import RecordError, from_dict
 
 MANIFEST = "manifest.json"
@@ -80,7 +80,7 @@ def parse_manifest(data: bytes) -> Manifest:
     except (UnicodeDecodeError, json.JSONDecodeError) as bad:
         raise ManifestError(f"{MANIFEST} is not JSON: {bad}") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ManifestError(f"{MANIFEST} is not a {FORMAT} manifest")
+        raise NotAnArchive(f"{MANIFEST} is not a {FORMAT} manifest")
     if raw.get("version") != FORMAT_VERSION:
         raise UnsupportedVersion(f"archive format version {raw.get('version')!r} is not supported "
                                  f"(this provision reads version {FORMAT_VERSION})")

@@ -168,3 +168,8 @@ def test_links_and_escaping_paths_are_problems(archive: Path) -> None:
         {"path": "../outside", "size": 1, "sha256": "0" * 64}))
     problems = {(p.path, p.kind) for p in verify(archive).problems}
     assert problems == {("directory/passwd", "extra"), ("../outside", "unsafe")}
+
+
+def test_someone_elses_manifest_is_not_an_archive(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text('{"name": "some-web-app", "version": "1"}')
+    assert main(["archive", "verify", str(tmp_path)]) == 2
