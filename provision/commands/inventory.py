@@ -95,6 +95,7 @@ def _from_options(args: argparse.Namespace) -> tuple[Host, Settings]:
 
     domains = [check("--domain", domain, values.domain) for domain in args.domain]
     address = check("--host", args.host, values.host_address)
+    user = check("--ssh-user", args.ssh_user, values.login)
     ipv4_text = args.public_ipv4 or (args.host if _is_ipv4(args.host) else None)
     if ipv4_text is None:
         problems.append("--public-ipv4: is missing (hint: give the server's public IPv4 address; "
@@ -118,7 +119,7 @@ def _from_options(args: argparse.Namespace) -> tuple[Host, Settings]:
         raise ProblemsError(f"nothing was written to {args.dir}", problems)
     admin = FirstAdmin(uid="admin", name="Administrator", email=f"admin@{domains[0]}")
     settings["admin_email"] = settings["admin_email"] or admin.email
-    return (Host(name="mail", address=address, user=args.ssh_user),
+    return (Host(name="mail", address=address, user=user),
             Settings(domains=tuple(domains), first_admin=admin, tls_mode=tls, sandbox=args.sandbox,
                      **{name: value for name, value in settings.items() if value is not None}))
 

@@ -6,7 +6,7 @@ them are raised together in one ProblemsError, so one run shows everything to fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,26 @@ def load(directory: Path, *, check_vault: bool = True) -> Inventory:
     return Inventory(directory, host, Settings(**found))
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses a key given twice in one mapping, which YAML would quietly resolve to the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"{key} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path, problems: Problems) -> Any:
     """The file's data; None with a problem added if it cannot be read or parsed."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except FileNotFoundError:
         problems.add(path, None, "does not exist", "run provision init to make a new inventory")
     except (OSError, UnicodeDecodeError) as error:

@@ -63,7 +63,7 @@ def domain(value: Any, *, min_labels: int = 2) -> str:
     except idna.IDNAError as error:
         reason = str(error)
         raise Invalid(f"{show(value)} is not a valid domain name ({reason[:1].lower()}{reason[1:]})",
-                      "check the spelling; each label has 1 to 63 characters") from None
+                      "check the spelling; a name has up to 253 characters, each label 1 to 63") from None
     labels = ascii_name.split(".")
     if len(labels) < min_labels:
         raise Invalid(f"{show(value)} is not a fully qualified domain name",

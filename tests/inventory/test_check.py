@@ -46,7 +46,10 @@ CASES = {
         f"$S: provision_domains: is missing (hint: add it; {SEE_EXAMPLE})"]),
     "invalid IDN": (settings_edit(provision_domains=["example.org", "xn--zz.example"]), [
         '$S: provision_domains: "xn--zz.example" is not a valid domain name (invalid A-label) '
-        "(hint: check the spelling; each label has 1 to 63 characters)"]),
+        "(hint: check the spelling; a name has up to 253 characters, each label 1 to 63)"]),
+    "label too long": (settings_edit(provision_domains=["example.org", "a" * 64 + ".example"]), [
+        f'$S: provision_domains: "{"a" * 64}.example" is not a valid domain name (label too long) '
+        "(hint: check the spelling; a name has up to 253 characters, each label 1 to 63)"]),
     "underscore in domain": (settings_edit(provision_domains=["example.org", "bü_cher.example"]), [
         '$S: provision_domains: "bü_cher.example" contains an underscore '
         "(hint: host and mail domain names use letters, digits, hyphens and dots only)"]),
@@ -91,15 +94,28 @@ CASES = {
     "smarthost fields": (settings_edit(provision_smarthost={"host": "smtp.provider.example", "prot": 25}), [
         "$S: provision_smarthost.prot: is not known here (hint: did you mean port?)",
         "$S: provision_smarthost.username: is missing (hint: add username below provision_smarthost)"]),
+    "smarthost without its password in the vault": (
+        settings_edit(provision_smarthost={"host": "smtp.provider.example", "username": "acme"}), [
+            "$V: vault_smarthost_password: is missing "
+            "(hint: add it with: ansible-vault edit --vault-password-file $P $V)"]),
     "malformed YAML with line number": (
         replace_line(SETTINGS, "provision_hostname: mail.example.org",
                      "provision_hostname: mail: example.org"), [
             "$S: line 13 column 25: not valid YAML: mapping values are not allowed here "
             "(hint: check the indentation and quoting there and on the line above)"]),
+    "key given twice": (
+        replace_line(SETTINGS, "provision_hostname: mail.example.org",
+                     "provision_hostname: mail.example.org\nprovision_hostname: mx.example.org"), [
+            "$S: line 14 column 1: not valid YAML: provision_hostname is given twice "
+            "(hint: check the indentation and quoting there and on the line above)"]),
     "two hosts": (write_file("hosts.yml", "all:\n  hosts:\n    a: {ansible_host: 203.0.113.1}\n"
                                           "    b: {ansible_host: 203.0.113.2}\n"), [
         "$H: all.hosts: must list exactly one host, the mail server "
         "(hint: write all: {hosts: {mail: {ansible_host: ADDRESS, ansible_user: root}}})"]),
+    "host without address": (
+        write_file("hosts.yml", "all:\n  hosts:\n    mail:\n      ansible_user: root\n"), [
+            "$H: all.hosts.mail.ansible_host: is missing "
+            "(hint: give the server's address or host name for ssh)"]),
     "vault in the clear": (write_file(VAULT, "vault_ldap_admin_password: hunter2\n"), [
         "$V: is not encrypted (hint: encrypt it: ansible-vault encrypt --vault-password-file $P $V)"]),
     "domain without DKIM key": (
