@@ -20,8 +20,11 @@ def pack(archive: Path, tar_path: Path) -> Path:
     """Tar a finished archive under its own directory name; refuses an unfinished one."""
     if not (archive / MANIFEST).is_file():
         raise ArchiveError(f"{archive} has no {MANIFEST}: finish the export before packing it")
-    with tarfile.open(tar_path, "x", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(archive, arcname=archive.name, filter=_plain)  # add() walks directories in sorted order
+    try:
+        with tarfile.open(tar_path, "x", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(archive, arcname=archive.name, filter=_plain)  # add() walks directories in sorted order
+    except FileExistsError:
+        raise ArchiveError(f"{tar_path} exists already") from None
     return tar_path
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from pathlib import Path
 
+from provision.archive import transport
+from provision.archive.manifest import MANIFEST
 from provision.archive.reader import ArchiveReader
 from provision.archive.verify import VerifyReport, verify
 from provision.console import Console, table
-from provision.errors import ExitStatus
+from provision.errors import ExitStatus, UsageError
 
 USER_COLUMNS = [("name", "user"), ("folders", "folders"), ("messages", "messages"), ("bytes", "bytes"),
                 ("calendars", "calendars"), ("contacts", "contacts"), ("status", "status")]
@@ -35,6 +38,19 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     show.add_argument("archive", metavar="ARCHIVE", help="archive directory or .tar file")
     show.set_defaults(handler=_show)
 
+    pack = actions.add_parser(
+        "pack", parents=[common], help="tar a finished archive for transport, optionally encrypted",
+        description="Write ARCHIVE.tar next to ARCHIVE (pax format), encrypted to ARCHIVE.tar.age for age "
+                    "recipients or ARCHIVE.tar.gpg with a passphrase; the plain tar is then removed.",
+    )
+    pack.add_argument("archive", metavar="ARCHIVE", help="finished archive directory")
+    secret = pack.add_mutually_exclusive_group()
+    secret.add_argument("--age-recipient", action="append", default=[], metavar="KEY",
+                        help="age public key (age1...) to encrypt to; repeat for several")
+    secret.add_argument("--passphrase-file", metavar="FILE",
+                        help="encrypt with gpg (AES-256) using the passphrase on FILE's first line")
+    pack.set_defaults(handler=_pack)
+
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
     console.info(f"verifying {args.archive} ...")
@@ -58,6 +74,33 @@ def _report_text(report: VerifyReport) -> str:
     lines.append(f"{report.archive}: format version {report.version or 'unknown'}, "
                  f"{report.files} files checked, {verdict}")
     return "\n".join(lines)
+
+
+def _pack(args: argparse.Namespace, console: Console) -> int:
+    archive = Path(args.archive)
+    if not (archive / MANIFEST).is_file():
+        raise UsageError(f"{archive} is not a finished archive (no {MANIFEST})")
+    passphrase = _passphrase(Path(args.passphrase_file)) if args.passphrase_file else None
+    packed = transport.pack(archive, archive.with_name(archive.name + ".tar"))
+    if args.age_recipient or passphrase:
+        try:
+            sealed = transport.encrypt(packed, recipients=args.age_recipient, passphrase=passphrase)
+        finally:
+            packed.unlink()
+        packed = sealed
+    console.result({"file": str(packed), "bytes": packed.stat().st_size},
+                   f"{packed} ({packed.stat().st_size} bytes)")
+    return ExitStatus.OK
+
+
+def _passphrase(path: Path) -> str:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as bad:
+        raise UsageError(f"cannot read the passphrase file: {bad}") from None
+    if not lines or not lines[0]:
+        raise UsageError(f"{path} holds no passphrase on its first line")
+    return lines[0]
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:

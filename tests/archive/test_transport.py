@@ -13,6 +13,7 @@ import pytest
 from provision.archive import ArchiveError
 from provision.archive.transport import decrypt, encrypt, pack
 from provision.archive.verify import verify
+from provision.cli import main
 from provision.errors import ProvisionError
 from tests.archive.corpus import write_corpus
 
@@ -70,3 +71,28 @@ def test_age_round_trip(packed: Path, tmp_path: Path) -> None:
         decrypt(damaged, tmp_path / "damaged.tar", identity=key)
     opened = decrypt(sealed, tmp_path / "opened.tar", identity=key)
     assert opened.read_bytes() == packed.read_bytes() and verify(opened).sound
+
+
+def test_cli_packs_plain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_corpus(tmp_path / "acme", big=False).root
+    assert main(["archive", "pack", str(root)]) == 0
+    assert verify(tmp_path / "acme.tar").sound
+    assert main(["archive", "pack", str(root)]) == 1  # never overwrites
+    assert "exists already" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not shutil.which("gpg"), reason="gpg is not installed")
+def test_cli_packs_encrypted_and_leaves_no_plain_tar(tmp_path: Path, gnupg_home: Path) -> None:
+    root = write_corpus(tmp_path / "acme", big=False).root
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse battery staple\n")
+    assert main(["archive", "pack", str(root), "--passphrase-file", str(secret)]) == 0
+    assert not (tmp_path / "acme.tar").exists()
+    opened = decrypt(tmp_path / "acme.tar.gpg", tmp_path / "opened.tar",
+                     passphrase="correct horse battery staple")
+    assert verify(opened).sound
+
+
+def test_cli_refuses_to_pack_what_is_not_finished(tmp_path: Path) -> None:
+    (tmp_path / "half").mkdir()
+    assert main(["archive", "pack", str(tmp_path / "half")]) == 2
