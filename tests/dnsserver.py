@@ -104,30 +104,41 @@ class AuthoritativeServer:
     def log(self) -> Path:
         return self.directory / "knot.log"
 
-    def load(self, zones: Mapping[str, Iterable[str]], *, unanswered: Iterable[str] = ()) -> None:
+    def load(
+        self,
+        zones: Mapping[str, str | Iterable[str]],
+        *,
+        unanswered: Iterable[str] = (),
+        failing: Iterable[str] = (),
+    ) -> None:
         """Serve exactly these zones, replacing any served before, and wait until they are live.
 
-        zones maps each apex to zone-file lines with absolute owner names; the SOA and NS records
-        at the apex are added. Zones named in unanswered (they may also appear in zones) time out.
+        zones maps each apex to zone-file text or lines, with absolute owner names; the SOA and NS
+        records at the apex are added. Zones named in unanswered time out; zones named in failing
+        have no zone file, so Knot answers SERVFAIL for them.
         """
         self._serial += 1
         silent = {_absolute(apex) for apex in unanswered}
+        broken = {_absolute(apex) for apex in failing}
         files: dict[str, str] = {}
-        for number, apex in enumerate(sorted(silent | {_absolute(apex) for apex in zones})):
-            lines = [] if apex in silent else self._lines(zones, apex)
+        for number, apex in enumerate(sorted(silent | broken | {_absolute(apex) for apex in zones})):
             files[apex] = f"{number}.zone"
-            header = [
-                f"{owner(apex)} 3600 {SOA.format(serial=self._serial)}",
-                f"{owner(apex)} 3600 NS ns.invalid.",
-            ]
-            (self.directory / "zones" / files[apex]).write_text("\n".join(header + lines) + "\n")
+            path = self.directory / "zones" / files[apex]
+            path.unlink(missing_ok=True)
+            if apex not in broken:
+                header = [
+                    f"{owner(apex)} 3600 {SOA.format(serial=self._serial)}",
+                    f"{owner(apex)} 3600 NS ns.invalid.",
+                ]
+                lines = [] if apex in silent else self._lines(zones, apex)
+                path.write_text("\n".join(header + lines) + "\n")
         self.config.write_text(self._config_text(files, silent))
-        self._answered = [apex for apex in files if apex not in silent]
+        self._answered = [apex for apex in files if apex not in silent | broken]
         if self._process is None:
             self._start()
         else:
             self._control("reload")
-            self._control("-b", "zone-reload")
+            self._control("-b", "zone-reload", check=False)  # fails when a zone is meant to fail
         self._wait_for_serial()
 
     def resolver(self, lifetime: float = RESOLVER_LIFETIME) -> dns.resolver.Resolver:
@@ -166,8 +177,13 @@ class AuthoritativeServer:
         self.stop()
 
     @staticmethod
-    def _lines(zones: Mapping[str, Iterable[str]], apex: str) -> list[str]:
-        return [line for name, lines in zones.items() if _absolute(name) == apex for line in lines]
+    def _lines(zones: Mapping[str, str | Iterable[str]], apex: str) -> list[str]:
+        lines = [
+            text.splitlines() if isinstance(text, str) else text
+            for name, text in zones.items()
+            if _absolute(name) == apex
+        ]
+        return [line for group in lines for line in group]
 
     def _config_text(self, files: Mapping[str, str], silent: set[str]) -> str:
         directory = self.directory

@@ -24,6 +24,8 @@ RECORDS = {
         ("TXT", txt(["google-site-verification=abc"])),
     ],
     "long.test": [("TXT", txt([LONG_RECORD]))],
+    "slowinc.test": [("TXT", txt(["v=spf1 include:slow.test -all"]))],
+    "failinc.test": [("TXT", txt(["v=spf1 include:servfail.test -all"]))],
 }
 for part in "abc":
     RECORDS[f"{part}.big.test"] = [
@@ -37,7 +39,7 @@ RECORDS["mx.test"] = [("A", "192.0.2.10")]
 @pytest.fixture(scope="module")
 def server(dns_server: AuthoritativeServer) -> AuthoritativeServer:
     lines = [f"{owner(name)} 300 {rdtype} {rdata}" for name, rrs in RECORDS.items() for rdtype, rdata in rrs]
-    dns_server.load({"test": lines})
+    dns_server.load({"test": lines}, unanswered=["slow.test"], failing=["servfail.test"])
     return dns_server
 
 
@@ -109,3 +111,14 @@ def test_no_record(server: AuthoritativeServer) -> None:
     analysis = analyse("nothing.test", server.resolver())
     assert analysis.tree.record is None and analysis.lookups == 0
     assert messages(analysis, "warning") == ["nothing.test: no SPF record: receivers get none"]
+
+
+def test_dns_failures_are_errors_not_missing_records(server: AuthoritativeServer) -> None:
+    resolver = server.resolver()
+    assert check_host("192.0.2.1", "failinc.test", "x@failinc.test", resolver=resolver).result == "temperror"
+    analysis = analyse("failinc.test", resolver)
+    assert messages(analysis, "error") == ["servfail.test: TXT lookup failed (error): temperror"]
+    assert check_host("192.0.2.1", "slowinc.test", "x@slowinc.test", resolver=resolver).result == "temperror"
+    analysis = analyse("slowinc.test", resolver)
+    assert messages(analysis, "error") == ["slow.test: TXT lookup failed (timeout): temperror"]
+    server.wait_idle()

@@ -112,7 +112,7 @@ class _Session:
         """%{p}: a PTR name of the IP that resolves back to it, preferring domain or its subdomains."""
         if domain not in self._validated:
             target = domain_name(domain) or dns.name.root
-            names = validated_names(self, self.query_ptr(), target)
+            names = _validated_names(self, self.query_ptr(), target)
             preferred = [name for name in names if name.is_subdomain(target)]
             chosen = (preferred or names or [None])[0]
             self._validated[domain] = chosen.to_text(omit_final_dot=True) if chosen else "unknown"
@@ -154,7 +154,7 @@ def check_host(
 
 def _check(session: _Session, domain: str) -> _Verdict:
     """The result of the record at domain: one level of check_host(), recursing for redirect."""
-    text = fetch_record(session, domain)
+    text = _fetch_record(session, domain)
     if text is None:
         return _Verdict("none", f"no SPF record at {domain}")
     try:
@@ -173,7 +173,7 @@ def _check(session: _Session, domain: str) -> _Verdict:
     return verdict
 
 
-def fetch_record(session: _Session, domain: str) -> str | None:
+def _fetch_record(session: _Session, domain: str) -> str | None:
     """The one SPF record at domain (§4.4, §4.5); None when there is none."""
     name = domain_name(domain)
     if name is None:
@@ -207,7 +207,7 @@ def _matches(session: _Session, mechanism: Mechanism, domain: str) -> bool:
     if kind == "ptr":
         answer = session.query_ptr()
         session.count_void(answer, mechanism.text)
-        return bool(validated_names(session, answer, target_name, within=True))
+        return bool(_validated_names(session, answer, target_name, within=True))
     answer = session.query(target_name, dns.rdatatype.A)  # exists: always A, even for IPv6 clients
     _raise_on_failure(answer, mechanism.text)
     session.count_void(answer, mechanism.text)
@@ -251,7 +251,7 @@ def _match_addresses(
     return False
 
 
-def validated_names(
+def _validated_names(
     session: _Session, ptr: Lookup, target: dns.name.Name, *, within: bool = False
 ) -> list[dns.name.Name]:
     """The names in a PTR answer that resolve back to the client (§5.5); only those under target if within.
@@ -291,7 +291,7 @@ def _explain(session: _Session, verdict: _Verdict) -> str:
         return ""
     context = session.context(verdict.domain)
     try:
-        name = domain_name(truncate_domain(expand(verdict.record.explanation, context).removesuffix(".")))
+        name = domain_name(_target(session, verdict.record.explanation, verdict.domain))
         texts = txt_strings(session.query(name, dns.rdatatype.TXT).records) if name else []
         if len(texts) != 1 or not texts[0].isascii():
             return ""

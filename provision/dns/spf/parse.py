@@ -80,20 +80,20 @@ def parse_record(text: str) -> Record:
             continue
         modifier = _MODIFIER.fullmatch(term)
         if modifier is None:
-            mechanisms.append(parse_mechanism(term))
+            mechanisms.append(_parse_mechanism(term))
             continue
         name, value = modifier[1].lower(), modifier[2]
         if name in ("redirect", "exp"):
             if name in modifiers:
                 raise SpfSyntaxError(f"{name}= appears more than once")
-            modifiers[name] = parse_domain_spec(value)
+            modifiers[name] = _parse_domain_spec(value)
         else:
             _parse_macro(value)  # unknown modifiers are ignored, but their syntax is still checked
             unknown.append((modifier[1], value))
     return Record(text, tuple(mechanisms), modifiers.get("redirect"), modifiers.get("exp"), tuple(unknown))
 
 
-def parse_mechanism(term: str) -> Mechanism:
+def _parse_mechanism(term: str) -> Mechanism:
     match = _MECHANISM.fullmatch(term)
     kind = match[2].lower() if match else ""
     if match is None or kind not in MECHANISMS:
@@ -119,10 +119,10 @@ def parse_mechanism(term: str) -> Mechanism:
         return Mechanism(kind, qualifier, cidr4=cidr4, cidr6=cidr6, text=term)
     if not rest.startswith(":"):
         raise SpfSyntaxError(f"bad argument in {term!r}")
-    return Mechanism(kind, qualifier, parse_domain_spec(rest[1:]), cidr4=cidr4, cidr6=cidr6, text=term)
+    return Mechanism(kind, qualifier, _parse_domain_spec(rest[1:]), cidr4=cidr4, cidr6=cidr6, text=term)
 
 
-def parse_domain_spec(text: str) -> MacroString:
+def _parse_domain_spec(text: str) -> MacroString:
     """A domain-spec: a macro-string ending in a macro or in "." and a valid top label."""
     spec = _parse_macro(text)
     if spec.ends_with_expand:
