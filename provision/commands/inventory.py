@@ -94,6 +94,9 @@ def _from_options(args: argparse.Namespace) -> tuple[Host, Settings]:
             return None
 
     domains = [check("--domain", domain, values.domain) for domain in args.domain]
+    twice = sorted({domain for domain in domains if domain and domains.count(domain) > 1})
+    if twice:
+        problems.append(f"--domain: {', '.join(twice)} is given more than once (hint: give each domain once)")
     address = check("--host", args.host, values.host_address)
     user = check("--ssh-user", args.ssh_user, values.login)
     ipv4_text = args.public_ipv4 or (args.host if _is_ipv4(args.host) else None)

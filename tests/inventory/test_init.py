@@ -118,12 +118,13 @@ def test_init_refuses_a_non_empty_directory(cli, init_options: tuple[str, ...], 
 
 def test_init_reports_every_bad_option_and_writes_nothing(cli, tmp_path: Path) -> None:
     target = tmp_path / "acme"
-    run = cli("init", str(target), "--domain", "a_b.example", "--hostname", "mail",
-              "--host", "mail.a.example")
+    run = cli("init", str(target), "--domain", "a_b.example", "--domain", "Bücher.example",
+              "--domain", "xn--bcher-kva.example.", "--hostname", "mail", "--host", "mail.a.example")
     assert run.status == 2
     assert run.err.splitlines() == [
         'provision: --domain: "a_b.example" contains an underscore '
         "(hint: host and mail domain names use letters, digits, hyphens and dots only)",
+        "provision: --domain: xn--bcher-kva.example is given more than once (hint: give each domain once)",
         "provision: --public-ipv4: is missing (hint: give the server's public IPv4 address; "
         "it defaults to --host only when that is an IPv4 address)",
         'provision: --hostname: "mail" is not a fully qualified domain name '
