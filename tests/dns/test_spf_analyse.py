@@ -19,7 +19,7 @@ RECORDS = {
     "loop1.test": [("TXT", txt(["v=spf1 include:loop2.test -all"]))],
     "loop2.test": [("TXT", txt(["v=spf1 redirect=loop1.test"]))],
     "weak.test": [
-        ("TXT", txt(["v=spf1 ptr +all"])),
+        ("TXT", txt(["v=spf1 ptr +all a:after.test redirect=top.test"])),
         ("SPF", txt(["v=spf1 ptr +all"])),
         ("TXT", txt(["google-site-verification=abc"])),
     ],
@@ -68,6 +68,7 @@ def test_lookups_over_ten_are_counted_through_includes(server: AuthoritativeServ
     analysis = analyse("big.test", server.resolver())
     assert analysis.lookups == 3 + 3 * 4
     assert [node.lookups for node in analysis.tree.walk()] == [3, 4, 4, 4]
+    assert analysis.tree.children[0].lookup_terms == ["a", "mx", "a", "mx"]
     assert "big.test: 15 DNS lookups, more than 10: permerror" in messages(analysis, "error")
     assert (
         check_host("198.51.100.7", "big.test", "x@big.test", resolver=server.resolver()).result == "permerror"
@@ -77,6 +78,7 @@ def test_lookups_over_ten_are_counted_through_includes(server: AuthoritativeServ
 def test_void_lookups(server: AuthoritativeServer) -> None:
     analysis = analyse("voids.test", server.resolver())
     assert (analysis.lookups, analysis.void_lookups) == (3, 3)
+    assert analysis.tree.void_terms == ["a:gone1.test", "a:gone2.test", "mx:gone3.test"]
     assert "voids.test: 3 void lookups, more than the 2 allowed" in messages(analysis, "warning")
     assert (
         check_host("198.51.100.7", "voids.test", "x@voids.test", resolver=server.resolver()).result
@@ -98,6 +100,11 @@ def test_weak_policy_warnings(server: AuthoritativeServer) -> None:
     assert "weak.test: '+all' does not reject unlisted senders" in warnings
     assert any("SPF (type 99)" in warning for warning in warnings)
     assert not analysis.errors
+    assert analysis.lookups == 1  # terms after all, and redirect with all, are never evaluated
+    assert messages(analysis, "note") == [
+        "weak.test: terms after '+all' are never evaluated",
+        "weak.test: redirect=top.test is ignored because the record has 'all'",
+    ]
 
 
 def test_long_record(server: AuthoritativeServer) -> None:

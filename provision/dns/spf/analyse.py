@@ -45,16 +45,25 @@ class Node:
     """One record in the include tree.
 
     via is the term that led here ("" for the domain analysed); record is the text as published,
-    None when there is no single SPF record; lookups and void_lookups count this record's own
-    terms; children are the records its include terms and redirect modifier lead to.
+    None when there is no single SPF record; lookup_terms are this record's own terms that cost a
+    DNS lookup when evaluated, void_terms those of them that find nothing; children are the
+    records its include terms and redirect modifier lead to.
     """
 
     domain: str
     via: str = ""
     record: str | None = None
-    lookups: int = 0
-    void_lookups: int = 0
+    lookup_terms: list[str] = field(default_factory=list)
+    void_terms: list[str] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
+
+    @property
+    def lookups(self) -> int:
+        return len(self.lookup_terms)
+
+    @property
+    def void_lookups(self) -> int:
+        return len(self.void_terms)
 
     def walk(self) -> list[Node]:
         """This node and every node below it, depth first."""
@@ -121,19 +130,24 @@ class _Walker:
         if record is None:
             return node
         path = (*path, domain.lower())
-        for mechanism in record.mechanisms:
+        for number, mechanism in enumerate(record.mechanisms):
             self._mechanism(node, mechanism, path)
-        if not via and not record.has_all and record.redirect is None:
-            self.add("note", domain, "no 'all' and no redirect: unlisted senders get neutral")
-        if record.redirect is not None:
-            node.lookups += 1
-            via = f"redirect={record.redirect.text}"
-            if record.has_all:
-                self.add("note", domain, f"{via} is ignored because the record has 'all'")
-            elif record.redirect.has_macros:
-                self.add("note", domain, f"{via} has macros: not followed without a connection")
-            else:
-                node.children.append(self.visit(record.redirect.text.removesuffix("."), via, path))
+            if mechanism.kind == "all" and number + 1 < len(record.mechanisms):
+                self.add("note", domain, f"terms after {mechanism.text!r} are never evaluated")
+                break
+        if record.redirect is None:
+            if not via and not record.has_all:
+                self.add("note", domain, "no 'all' and no redirect: unlisted senders get neutral")
+            return node
+        via = f"redirect={record.redirect.text}"
+        if record.has_all:
+            self.add("note", domain, f"{via} is ignored because the record has 'all'")
+            return node
+        node.lookup_terms.append(via)
+        if record.redirect.has_macros:
+            self.add("note", domain, f"{via} has macros: not followed without a connection")
+        else:
+            node.children.append(self.visit(record.redirect.text.removesuffix("."), via, path))
         return node
 
     def _record(self, node: Node) -> Record | None:
@@ -181,7 +195,7 @@ class _Walker:
             self.add("warning", domain, f"{mechanism.text!r} does not reject unlisted senders")
         if kind not in LOOKUP_MECHANISMS:
             return
-        node.lookups += 1
+        node.lookup_terms.append(mechanism.text)
         if kind == "ptr":
             self.add("warning", domain, f"{mechanism.text!r}: ptr is slow and SHOULD NOT be used (§5.5)")
             return  # what it finds depends on the client's address
@@ -202,7 +216,7 @@ class _Walker:
         else:
             answers = [self._query(name, dns.rdatatype.MX if mechanism.kind == "mx" else dns.rdatatype.A)]
         if all(answer.void for answer in answers):
-            node.void_lookups += 1
+            node.void_terms.append(mechanism.text)
             self.add("note", node.domain, f"{mechanism.text!r} finds nothing at {target} (a void lookup)")
         if mechanism.kind == "mx" and len(answers[0].records) > MAX_MX_NAMES:
             self.add(
