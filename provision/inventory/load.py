@@ -43,13 +43,12 @@ class Problems:
         self.lines.append(f"{place}: {what} (hint: {hint})")
 
 
-def load(directory: Path, *, check_vault: bool = True) -> Inventory:
-    """The inventory in directory, checked; its vault too unless check_vault is false."""
+def load(directory: Path) -> Inventory:
+    """The inventory in directory, its vault included, checked."""
     problems = Problems()
     host = _host(directory / HOSTS_FILE, problems)
     found = _settings(directory, problems)
-    if check_vault:
-        _vault(directory, found, problems)
+    _vault(directory, found, problems)
     if problems.lines:
         count = len(problems.lines)
         raise ProblemsError(f"{directory}: {count} problem{'s' if count > 1 else ''} in the inventory",
