@@ -226,6 +226,8 @@ zone:
 
     def _start(self) -> None:
         knotd = shutil.which("knotd") or "/usr/sbin/knotd"
+        if not Path(knotd).is_file():
+            raise RuntimeError("knotd is missing: install the Debian package knot (./install.sh does)")
         with self.log.open("ab") as log:
             self._process = subprocess.Popen([knotd, "-c", str(self.config)], stdout=log, stderr=log)
         deadline = time.monotonic() + START_SECONDS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from provision.dns.spf import check_host
@@ -15,7 +17,7 @@ PARAMETERS = [pytest.param(case, id=case.id) for case in CASES] or [pytest.param
 
 
 @pytest.fixture(scope="module")
-def serve(dns_server: AuthoritativeServer):
+def serve(dns_server: AuthoritativeServer) -> Callable[[Scenario], AuthoritativeServer]:
     """Load a scenario's zones into Knot, only when the previous test used another scenario."""
     current: list[Scenario] = []
 
@@ -37,7 +39,7 @@ def test_suite_is_present() -> None:
 
 
 @pytest.mark.parametrize("case", PARAMETERS)
-def test_openspf(case: Case | None, serve) -> None:
+def test_openspf(case: Case | None, serve: Callable[[Scenario], AuthoritativeServer]) -> None:
     if case is None:
         pytest.fail(f"{SUITE} is missing")
     server = serve(case.scenario)

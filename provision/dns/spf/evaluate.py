@@ -124,8 +124,10 @@ def check_host(
 ) -> SpfResult:
     """Evaluate the SPF policy of domain for a message from ip (RFC 7208 §4).
 
-    sender is the MAIL FROM address, or "postmaster@<helo>" when checking the HELO identity; a sender
-    without a local part is treated as postmaster (§4.3). resolver defaults to the system's resolver.
+    ip is the client's address as text (IPv4, IPv6 or IPv4-mapped IPv6; ValueError otherwise).
+    domain is the domain whose policy applies, normally the part of sender after "@". sender is the
+    MAIL FROM address, or "postmaster@<helo>" when checking the HELO identity; a sender without a
+    local part is treated as postmaster (§4.3). resolver defaults to the system's resolver.
     """
     client = ipaddress.ip_address(ip)
     if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped is not None:
