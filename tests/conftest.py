@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,11 +19,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def provision(*args: str, uid: int | None = None, timeout: float = 900,
-              input: str | None = None) -> subprocess.CompletedProcess[str]:
+def provision(*args: str, uid: int | None = None, timeout: float = 900, input: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the `provision` CLI in a child process, as a user would (as root unless uid is given)."""
     argv = [sys.executable, "-m", "provision", *args]
-    env = None
+    env = {**os.environ, **env} if env else None
     if uid is not None:
         argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_readable_copy())}

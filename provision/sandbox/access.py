@@ -63,20 +63,23 @@ def write_shared_files(boxes: Iterable[Sandbox]) -> None:
     SSH_CONFIG.write_text("# managed by provision: the running sandboxes\n"
                           + "\n".join(host_config(box) for box in boxes))
     hosts = {
-        box.name: {
-            "ansible_host": box.address,
-            "ansible_user": "root",
-            "ansible_ssh_private_key_file": str(box.directory / "id_ed25519"),
-            "ansible_ssh_common_args": f"-o UserKnownHostsFile={box.directory / 'known_hosts'}"
-                                       " -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
-            "ansible_python_interpreter": "/usr/bin/python3",
-            "sandbox_hostname": box.hostname,
-        }
+        box.name: {"ansible_host": box.address, "ansible_user": "root",
+                   "ansible_python_interpreter": "/usr/bin/python3", "sandbox_hostname": box.hostname,
+                   **ansible_connection_vars(box)}
         for box in boxes
     }
     INVENTORY.write_text("# managed by provision: the running sandboxes\n"
                          + yaml.safe_dump({"all": {"children": {"sandboxes": {"hosts": hosts}}}},
                                           sort_keys=True))
+
+
+def ansible_connection_vars(box: Sandbox) -> dict[str, str]:
+    """How Ansible logs in: the sandbox's own key, and only its known host key."""
+    return {
+        "ansible_ssh_private_key_file": str(box.directory / "id_ed25519"),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={box.directory / 'known_hosts'}"
+                                   " -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
+    }
 
 
 def ssh_argv(name: str, *, batch: bool = True) -> list[str]:

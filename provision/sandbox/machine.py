@@ -218,7 +218,9 @@ def _boot(box: Sandbox) -> int:
             ["systemd-nspawn", "--boot", f"--directory={box.root}", f"--machine={box.name}",
              f"--hostname={box.hostname.split('.')[0]}", "--register=no", "--keep-unit",
              f"--network-namespace-path=/run/netns/{network.netns_name(box.name)}",
-             "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive"],
+             "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive",
+             # Its own network namespace: it may run a firewall there, as a real server does.
+             "--capability=CAP_NET_ADMIN"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     except FileNotFoundError as missing:

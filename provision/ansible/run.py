@@ -1,0 +1,155 @@
+"""Run a playbook with ansible-runner and turn its events into progress and a summary.
+
+ansible-runner rather than a bare ansible-playbook subprocess: it hands over
+structured job events (task starts, per-host results with diffs, the final
+stats) without a callback plugin of our own, and it can time out or cancel a run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from provision.ansible import PLAYBOOKS
+from provision.console import Console
+
+STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+
+
+@dataclass
+class Outcome:
+    status: str
+    stats: dict[str, dict[str, int]]  # host -> ok/changed/failed/unreachable/skipped
+    changed_tasks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "successful" or any(
+            host["failed"] or host["unreachable"] for host in self.stats.values())
+
+
+@dataclass
+class Playbook:
+    name: str  # file under playbooks/
+    inventories: Sequence[Path]
+    extravars: dict[str, Any]
+    vault_password_file: Path | None = None
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    tags: str | None = None
+
+    def cmdline(self) -> str:
+        words = [f"--inventory={inventory}" for inventory in self.inventories]
+        if self.vault_password_file:
+            words.append(f"--vault-password-file={self.vault_password_file}")
+        words += [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
+        if self.limit:
+            words.append(f"--limit={self.limit}")
+        if self.tags:
+            words.append(f"--tags={self.tags}")
+        # ansible-runner splits cmdline with shlex: paths with spaces must survive that.
+        return shlex.join(words)
+
+
+def run(playbook: Playbook, console: Console) -> Outcome:
+    progress = _Progress(console, show_diff=playbook.diff)
+    with tempfile.TemporaryDirectory(prefix="provision-run-") as private:
+        result = ansible_runner.run(
+            private_data_dir=private,
+            project_dir=str(PLAYBOOKS),
+            playbook=str(PLAYBOOKS / playbook.name),
+            extravars=playbook.extravars,
+            cmdline=playbook.cmdline(),
+            envvars={"ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+            event_handler=progress,
+            quiet=True,
+            verbosity=max(0, console.verbosity - 1),
+        )
+        stats = result.stats or {}
+    return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
+                   failures=progress.failures)
+
+
+class _Progress:
+    """Prints one line per role as it starts, and what changed or failed."""
+
+    def __init__(self, console: Console, show_diff: bool):
+        self.console, self.show_diff = console, show_diff
+        self.role: str | None = None
+        self.changed: list[str] = []
+        self.failures: list[str] = []
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        data = event.get("event_data", {})
+        handler: Callable[[dict[str, Any], dict[str, Any]], None] | None = getattr(
+            self, "_" + event.get("event", ""), None)
+        if handler:
+            handler(event, data)
+        if self.console.verbosity >= 2 and event.get("stdout"):
+            self.console.detail(event["stdout"])
+        return True  # keep the event in the runner's record too
+
+    def _playbook_on_task_start(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        role = data.get("role") or "play"
+        if role != self.role:
+            self.role = role
+            self.console.info(f"» {role}")
+        self.console.detail(f"  {data.get('task', '')}")
+
+    def _runner_on_ok(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        if data.get("res", {}).get("changed"):
+            line = f"{data.get('host')}: {data.get('task')}"
+            self.changed.append(line)
+            self.console.info(f"  changed  {line}")
+            self._diff(data["res"])
+
+    def _runner_item_on_ok(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        if data.get("res", {}).get("changed"):
+            self._diff(data["res"])
+
+    def _diff(self, result: dict[str, Any]) -> None:
+        if not self.show_diff:
+            return
+        diffs = result.get("diff") or []
+        for diff in diffs if isinstance(diffs, list) else [diffs]:
+            before, after = diff.get("before"), diff.get("after")
+            if isinstance(before, str) and isinstance(after, str):
+                self.console.info("".join(difflib.unified_diff(
+                    before.splitlines(keepends=True), after.splitlines(keepends=True),
+                    fromfile=str(diff.get("before_header", "before")),
+                    tofile=str(diff.get("after_header", "after")))).rstrip())
+
+    def _runner_on_failed(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        if data.get("ignore_errors"):
+            return
+        result = data.get("res", {})
+        reason = " ".join(str(result.get(key) or "").strip() for key in ("msg", "stderr")).strip() or "failed"
+        line = f"{data.get('host')}: {data.get('task')}: {reason.splitlines()[0]}"
+        self.failures.append(line)
+        self.console.info(f"  FAILED   {line}")
+
+    def _runner_on_unreachable(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        message = data.get("res", {}).get("msg") or "unreachable"
+        line = f"{data.get('host')}: unreachable: {str(message).strip()}"
+        self.failures.append(line)
+        self.console.info(f"  FAILED   {line}")
+
+
+def _per_host(stats: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    hosts = sorted({host for key in STAT_KEYS for host in stats.get(key, {})})
+    return {host: {"ok": stats.get("ok", {}).get(host, 0),
+                   "changed": stats.get("changed", {}).get(host, 0),
+                   "failed": stats.get("failures", {}).get(host, 0),
+                   "unreachable": stats.get("dark", {}).get(host, 0),
+                   "skipped": stats.get("skipped", {}).get(host, 0)}
+            for host in hosts}
+
