@@ -17,10 +17,8 @@ from provision.archive.records import (
     FolderRecord,
     MessageRecord,
     Record,
-    RecordError,
     SieveRecord,
-    parse,
-    read_lines,
+    read_records,
 )
 from provision.archive.store import open_store
 
@@ -59,13 +57,7 @@ class ArchiveReader:
     def records(self, user: UserSummary) -> Iterator[Record]:
         path = f"{user.path}/{layout.INDEX}"
         with self.store.open(path) as stream:
-            for number, line in read_lines(stream):
-                try:
-                    record = parse(line)
-                except RecordError as bad:
-                    raise ArchiveError(f"{path} line {number}: {bad}") from None
-                if record:
-                    yield record
+            yield from read_records(stream, path)
 
     def folders(self, user: UserSummary) -> list[FolderRecord]:
         return self._latest(user, FolderRecord, lambda record: record.name)

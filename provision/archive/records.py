@@ -162,6 +162,17 @@ def read_lines(stream: BinaryIO) -> typing.Iterator[tuple[int, bytes]]:
         yield number, line.rstrip(b"\n")
 
 
+def read_records(stream: BinaryIO, source: str) -> typing.Iterator[Record]:
+    """The records of an index; a malformed line stops the reading with its place."""
+    for number, line in read_lines(stream):
+        try:
+            record = parse(line)
+        except RecordError as bad:
+            raise ArchiveError(f"{source} line {number}: {bad}") from None
+        if record:
+            yield record
+
+
 class Journal:
     """An index file opened for appending; every record reaches the disk before append returns."""
 

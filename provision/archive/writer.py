@@ -35,11 +35,9 @@ from provision.archive.records import (
     Journal,
     MessageRecord,
     Record,
-    RecordError,
     SieveRecord,
     UserRecord,
-    parse,
-    read_lines,
+    read_records,
     repair_tail,
 )
 
@@ -293,13 +291,7 @@ class _ItemCounter:
 
 def _journal_records(path: Path) -> Iterator[Record]:
     with open(path, "rb") as stream:
-        for number, line in read_lines(stream):
-            try:
-                record = parse(line)
-            except RecordError as bad:
-                raise ArchiveError(f"{path} line {number}: {bad}") from None
-            if record:
-                yield record
+        yield from read_records(stream, str(path))
 
 
 def _write_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
