@@ -105,10 +105,10 @@ class _Session:
             domain=domain,
             ip=self.ip,
             helo=self.helo,
-            validated_name=lambda: self.validateddomain_name(domain),
+            validated_name=lambda: self.validated_name(domain),
         )
 
-    def validateddomain_name(self, domain: str) -> str:
+    def validated_name(self, domain: str) -> str:
         """%{p}: a PTR name of the IP that resolves back to it, preferring domain or its subdomains."""
         if domain not in self._validated:
             target = domain_name(domain) or dns.name.root
