@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from provision import __version__
-from provision.commands import apply, archive, inventory, sandbox
+from provision.commands import apply, archive, check, dns, inventory, sandbox
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
-COMMAND_GROUPS = (inventory, apply, sandbox, archive)
+COMMAND_GROUPS = (inventory, apply, sandbox, archive, dns, check)
 
 EPILOG = """\
 exit status:

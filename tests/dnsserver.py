@@ -4,6 +4,8 @@ The server runs as a child process with its own configuration, run directory and
 test's temporary directory, listens on 127.0.0.1 on a free high port, and serves zones given as
 Python data. load() can be called again to serve other zones (Knot reloads in place).
 
+With an update_key, every zone accepts RFC 2136 updates signed with that TSIG key.
+
 Zones listed as "unanswered" never get an answer: Knot forwards their queries (mod-dnsproxy) to a
 second listener that reads nothing and never replies, and waits longer than any test resolver does,
 so clients see a real timeout.
@@ -18,6 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
@@ -44,6 +47,13 @@ def free_port() -> int:
                 except OSError:
                     continue
             return port
+
+
+@dataclass(frozen=True)
+class TsigKey:
+    name: str
+    algorithm: str  # e.g. hmac-sha256
+    secret: str  # base64
 
 
 class SilentListener:
@@ -86,8 +96,9 @@ class SilentListener:
 class AuthoritativeServer:
     """Knot DNS serving the zones given to load(), on ADDRESS and a free port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, update_key: TsigKey | None = None) -> None:
         self.directory = directory
+        self.update_key = update_key
         self.port = free_port()
         self._silent = SilentListener()
         self._process: subprocess.Popen[bytes] | None = None
@@ -190,6 +201,7 @@ class AuthoritativeServer:
         zones = "".join(
             f'  - domain: "{apex}"\n    file: "{file}"\n'
             + ("    module: mod-dnsproxy/silent\n" if apex in silent else "")
+            + ("    acl: update\n" if self.update_key else "")
             for apex, file in files.items()
         )
         return f"""server:
@@ -214,7 +226,7 @@ mod-dnsproxy:
     remote: silent
     timeout: {PROXY_WAIT_MS}
     fallback: off
-template:
+{self._update_acl()}template:
   - id: default
     storage: "{directory / "zones"}"
     zonefile-load: whole
@@ -223,6 +235,20 @@ template:
     semantic-checks: off
 zone:
 {zones}"""
+
+    def _update_acl(self) -> str:
+        key = self.update_key
+        if key is None:
+            return ""
+        return f"""key:
+  - id: {key.name}
+    algorithm: {key.algorithm}
+    secret: {key.secret}
+acl:
+  - id: update
+    key: {key.name}
+    action: update
+"""
 
     def _start(self) -> None:
         knotd = shutil.which("knotd") or "/usr/sbin/knotd"
