@@ -96,8 +96,6 @@ def _as_dict(record: Record) -> dict[str, object]:
 
 
 def _push(args: argparse.Namespace, console: Console) -> int:
-    if not (args.dry_run or args.yes or sys.stdin.isatty()):
-        raise UsageError("no terminal to ask for confirmation", hint="give --yes to apply, or --dry-run")
     key = update.read_key(args.tsig_key)
     inventory, found = _mail_records(args)
     server = update.Server(_address(args.server), args.port, key)
@@ -113,6 +111,9 @@ def _push(args: argparse.Namespace, console: Console) -> int:
     if not changes or args.dry_run:
         console.result(data, "nothing to change" if not changes else None)
         return ExitStatus.OK
+    if not (args.yes or sys.stdin.isatty()):
+        raise UsageError("nothing was changed: there is no terminal to confirm on",
+                         hint="give --yes to apply the difference shown, or --dry-run")
     if not args.yes and not _confirmed(console, len(changes)):
         console.result(data, "nothing was changed")
         return ExitStatus.OK

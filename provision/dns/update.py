@@ -33,6 +33,8 @@ from provision.dns.records import Record
 from provision.errors import ProvisionError, UsageError
 
 TIMEOUT = 10.0
+ALGORITHMS = (dns.tsig.HMAC_SHA1, dns.tsig.HMAC_SHA224, dns.tsig.HMAC_SHA256, dns.tsig.HMAC_SHA384,
+              dns.tsig.HMAC_SHA512)
 
 
 class Action(StrEnum):
@@ -102,6 +104,9 @@ def read_key(path: Path) -> dns.tsig.Key:
     secret = re.search(r'secret\s+"([^"]+)"\s*;', body)
     if not algorithm or not secret:
         raise KeyFileError(f"{path}: key {name} needs an algorithm and a secret")
+    if dns.name.from_text(algorithm.group(1)) not in ALGORITHMS:
+        raise KeyFileError(f"{path}: key {name} has the unknown algorithm {algorithm.group(1)}",
+                           hint="use hmac-sha256 (or hmac-sha512)")
     try:
         return dns.tsig.Key(name, secret.group(1), algorithm.group(1))
     except (ValueError, dns.exception.DNSException) as error:
