@@ -1,0 +1,15 @@
+"""The areas of checks, each a tuple of check modules: the one place where areas are registered."""
+
+from __future__ import annotations
+
+from provision.check.context import CheckModule
+from provision.check.dns import caa, dkim, dmarc, dnsbl, dnssec, mta_sts, mx, ptr, spf, tlsrpt
+
+AREAS: dict[str, tuple[CheckModule, ...]] = {
+    "dns": tuple(module.MODULE
+                 for module in (mx, spf, dkim, dmarc, mta_sts, tlsrpt, ptr, caa, dnssec, dnsbl)),
+}
+
+
+def all_ids() -> list[str]:
+    return [check_id for modules in AREAS.values() for module in modules for check_id in module.ids]

@@ -1,0 +1,112 @@
+"""DKIM key records (RFC 6376 §3.6.1, RFC 8301, RFC 8463): present once, parsing, strong, the server's key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import dns.rdatatype
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from provision.check.context import CheckModule, Context
+from provision.check.dns import duplicates, parse_tags, result
+from provision.check.model import Check, Status
+from provision.dns.query import txt_strings
+
+KEY, SIZE, MATCHES = "dns.dkim.key", "dns.dkim.size", "dns.dkim.matches"
+MIN_BITS, GOOD_BITS = 1024, 2048  # RFC 8301 §3.2: verifiers refuse under 1024, signers SHOULD use 2048
+
+
+class BadKey(ValueError):
+    """The key record cannot be used; the message says why."""
+
+
+def run(context: Context, domain: str) -> list[Check]:
+    name = f"{context.target.dkim_selector}._domainkey.{domain}"
+    expected = context.target.dkim_records.get(domain)
+    publish = (f'publish `{name}. 3600 IN TXT "{expected}"`' if expected
+               else f"publish the signing key's public part at {name} (v=DKIM1; k=rsa; p=...)")
+    texts = [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
+    if not texts:
+        return [result(KEY, Status.CRIT, f"{domain}: no DKIM key at {name}", publish)]
+    if len(texts) > 1:
+        return [result(KEY, Status.CRIT, f"{domain}: {len(texts)} TXT records at {name}; verifiers need one",
+                       f"keep one record: {publish}")]
+    try:
+        tags, key = parse_key(texts[0])
+    except BadKey as error:
+        return [result(KEY, Status.CRIT, f"{domain}: the DKIM key at {name} is unusable: {error}", publish)]
+    checks = [_flags(domain, name, tags), _size(domain, name, key, publish)]
+    if expected:
+        checks.append(_matches(domain, name, tags["p"], expected, publish))
+    return checks
+
+
+def parse_key(text: str) -> tuple[dict[str, str], rsa.RSAPublicKey | ed25519.Ed25519PublicKey]:
+    pairs, errors = parse_tags(text)
+    if errors:
+        raise BadKey("; ".join(errors))
+    if twice := duplicates(pairs):
+        raise BadKey(f"tag given twice: {', '.join(twice)}")
+    tags = dict(pairs)
+    if "v" in tags and (pairs[0][0] != "v" or tags["v"] != "DKIM1"):
+        raise BadKey("v= must come first and be DKIM1")
+    if "p" not in tags:
+        raise BadKey("no p= tag")
+    encoded = "".join(tags["p"].split())
+    if not encoded:
+        raise BadKey("p= is empty: the key is revoked")
+    try:
+        material = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadKey("p= is not valid base64") from None
+    kind = tags.get("k", "rsa")
+    if kind == "ed25519":
+        if len(material) != 32:
+            raise BadKey(f"an ed25519 key has 32 octets, p= has {len(material)}")
+        return tags, ed25519.Ed25519PublicKey.from_public_bytes(material)
+    if kind != "rsa":
+        raise BadKey(f"unknown key type k={kind}")
+    try:
+        key = load_der_public_key(material)
+    except ValueError:
+        raise BadKey("p= does not hold an RSA public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise BadKey("p= holds a key that is not RSA, but k=rsa")
+    return tags, key
+
+
+def _flags(domain: str, name: str, tags: dict[str, str]) -> Check:
+    services = [service.strip() for service in tags.get("s", "*").split(":")]
+    if not {"*", "email"} & set(services):
+        return result(KEY, Status.CRIT, f"{domain}: the key at {name} is not for email (s={tags['s']})",
+                      "remove the s= tag")
+    if "y" in (flag.strip() for flag in tags.get("t", "").split(":")):
+        return result(KEY, Status.WARN, f"{domain}: the key at {name} is in testing mode (t=y): receivers "
+                      "treat signed mail as unsigned", "remove t=y from the record")
+    return result(KEY, Status.OK, f"{domain}: DKIM key published at {name}")
+
+
+def _size(domain: str, name: str, key: rsa.RSAPublicKey | ed25519.Ed25519PublicKey, publish: str) -> Check:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return result(SIZE, Status.OK, f"{domain}: ed25519 key at {name}")
+    bits = key.key_size
+    if bits < MIN_BITS:
+        return result(SIZE, Status.CRIT, f"{domain}: the RSA key at {name} has {bits} bits; receivers refuse "
+                      f"keys under {MIN_BITS} (RFC 8301)", f"make a {GOOD_BITS}-bit key and {publish}")
+    if bits < GOOD_BITS:
+        return result(SIZE, Status.WARN, f"{domain}: the RSA key at {name} has {bits} bits, under the "
+                      f"recommended {GOOD_BITS}", f"make a {GOOD_BITS}-bit key and {publish}")
+    return result(SIZE, Status.OK, f"{domain}: the RSA key at {name} has {bits} bits")
+
+
+def _matches(domain: str, name: str, published: str, expected: str, publish: str) -> Check:
+    wanted = dict(parse_tags(expected)[0]).get("p", "")
+    if "".join(published.split()) != wanted:
+        return result(MATCHES, Status.CRIT, f"{domain}: the key at {name} is not the server's signing key "
+                      "from the inventory: receivers will fail DKIM", publish)
+    return result(MATCHES, Status.OK, f"{domain}: the key at {name} is the inventory's signing key")
+
+
+MODULE = CheckModule("dns.dkim", (KEY, SIZE, MATCHES), run)

@@ -1,0 +1,145 @@
+"""`provision check TARGET...`: check the DNS (and later the services and host) of customers' mail."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from pathlib import Path
+
+import idna
+
+from provision.check import report, runner
+from provision.check.model import Options, Target
+from provision.console import Console
+from provision.dns.query import domain_name
+from provision.errors import UsageError
+from provision.inventory import HOSTS_FILE, vault
+from provision.inventory.load import load
+from provision.inventory.model import TlsMode
+from provision.inventory.secrets import DKIM_KEYS, dkim_record
+
+REPORT_FORMATS = {".html": report.html_page, ".htm": report.html_page, ".md": report.markdown}
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    defaults = Options()
+    parser = commands.add_parser(
+        "check", parents=[common], help="check a customer's mail setup (DNS records, block lists)",
+        description="Check mail domains: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, reverse DNS, CAA, DNSSEC "
+                    "and DANE, DNS block lists. Each TARGET is an inventory directory (all its domains, "
+                    "its server's addresses and keys) or a domain. Exit status: 0 all OK, 1 any WARN, "
+                    "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.",
+    )
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory directory or domain")
+    parser.add_argument("--only", action="append", default=[], metavar="CHECKS",
+                        help="run only these areas (dns) or checks (dns.spf, dns.spf.pass), comma-separated")
+    parser.add_argument("--skip", action="append", default=[], metavar="CHECKS",
+                        help="leave out these areas or checks, comma-separated")
+    parser.add_argument("--nameserver", action="append", default=[], metavar="IP[:PORT]",
+                        help="ask this DNS server (repeatable; default: the system's resolvers)")
+    parser.add_argument("--ip", action="append", default=[], metavar="ADDRESS",
+                        help="a sending address of domain TARGETs (default: their MX hosts' addresses)")
+    parser.add_argument("--dkim-selector", default="mail", metavar="NAME",
+                        help="DKIM selector of domain TARGETs (default: %(default)s)")
+    parser.add_argument("--dnsbl", default=",".join(defaults.dnsbl), metavar="ZONES",
+                        help="address block lists, comma-separated, '' for none (default: %(default)s)")
+    parser.add_argument("--domain-dnsbl", default=",".join(defaults.domain_dnsbl), metavar="ZONES",
+                        help="domain block lists, comma-separated, '' for none (default: %(default)s)")
+    parser.add_argument("--ca", metavar="DOMAIN",
+                        help="CAA issuer domain of the CA in use (default: from the inventory's TLS mode)")
+    parser.add_argument("--ca-file", type=Path, metavar="FILE",
+                        help="also trust these CA certificates for HTTPS (MTA-STS policies)")
+    parser.add_argument("--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
+                        help="per DNS query or HTTPS request (default: %(default)s)")
+    parser.add_argument("--report", type=Path, metavar="FILE",
+                        help="also write a report for the customer: FILE.html or FILE.md")
+    parser.add_argument("--nagios", action="store_true",
+                        help="print one Nagios/Icinga/Checkmk status line; exit 0/1/2/3")
+    parser.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    selection = runner.Selection(_list(args.only), _list(args.skip))
+    selection.validate()
+    if args.nagios and console.json:
+        raise UsageError("give --json or --nagios, not both")
+    if args.report and args.report.suffix.lower() not in REPORT_FORMATS:
+        raise UsageError(f"{args.report}: the report must end in .html or .md")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    if args.ca_file and not args.ca_file.is_file():
+        raise UsageError(f"--ca-file {args.ca_file} is not a file")
+    options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
+                      check_timeout=max(Options.check_timeout, 12 * args.timeout),
+                      dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),
+                      ca_file=args.ca_file)
+    addresses = tuple(_address(text) for text in args.ip)
+    targets = [_target(text, args, addresses) for text in args.targets]
+    console.detail(f"checking {len(targets)} target(s)")
+    reports = runner.run(targets, options, selection)
+    if args.report:
+        args.report.write_text(REPORT_FORMATS[args.report.suffix.lower()](reports))
+        console.info(f"report written to {args.report}")
+    if args.nagios:
+        line, code = report.nagios(reports)
+        console.out.write(line + "\n")
+        return code
+    console.result(report.as_json(reports), report.text(reports))
+    return report.exit_status(reports)
+
+
+def _list(values: list[str]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _nameserver(text: str) -> tuple[str, int]:
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise UsageError(f"--nameserver {text}: give IP or IP:PORT ([IPv6]:PORT)") from None
+    if not 0 < number < 65536:
+        raise UsageError(f"--nameserver {text}: port out of range")
+    return host, number
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"--ip {text}: not an IP address") from None
+
+
+def _target(text: str, args: argparse.Namespace, addresses: tuple) -> Target:
+    path = Path(text)
+    if (path / HOSTS_FILE).is_file():
+        return _inventory_target(path, args)
+    if path.exists() or "/" in text:
+        raise UsageError(f"{text}: not an inventory directory (no {HOSTS_FILE})")
+    try:
+        domain = idna.encode(text.removesuffix("."), uts46=True).decode()
+    except idna.IDNAError:
+        domain = ""
+    if "." not in domain or domain_name(domain) is None:
+        raise UsageError(f"{text}: neither an inventory directory nor a domain name")
+    return Target(domain, (domain,), addresses, dkim_selector=args.dkim_selector, ca=args.ca)
+
+
+def _inventory_target(path: Path, args: argparse.Namespace) -> Target:
+    settings = load(path).settings
+    keys = vault.read(path).get(DKIM_KEYS, {})
+    addresses = (settings.public_ipv4, *([settings.public_ipv6] if settings.public_ipv6 else []))
+    ca = args.ca
+    if ca is None and settings.tls_mode is TlsMode.SELF_SIGNED:
+        ca = ""
+    acme = settings.acme_directory if settings.tls_mode is TlsMode.ACME else None
+    return Target(str(path), settings.domains, addresses, helo=settings.hostname,
+                  dkim_selector=settings.dkim_selector,
+                  dkim_records={domain: dkim_record(keys[domain]) for domain in settings.domains},
+                  ca=ca, acme_directory=acme)

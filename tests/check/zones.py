@@ -1,0 +1,111 @@
+"""Test zones for the checks: a healthy domain, and one domain per way of getting something wrong.
+
+Every domain's mail goes to mail.good.test (192.0.2.10, reverse DNS set) unless a case says
+otherwise; each broken domain differs from a healthy one in one point only.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.dnsserver import txt
+
+SERVER = "192.0.2.10"
+POLICY = "version: STSv1\nmode: enforce\nmax_age: 604800\nmx: mail.good.test\n"
+
+
+@cache
+def dkim_value(bits: int = 2048) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+
+
+def healthy(domain: str, **replace: str | list[str] | None) -> list[str]:
+    """The records of a domain that passes every check; replace["mx"] = None drops the MX, etc."""
+    parts: dict[str, str | list[str] | None] = {
+        "mx": f"{domain}. MX 10 mail.good.test.",
+        "spf": f"{domain}. TXT {txt([f'v=spf1 ip4:{SERVER} -all'])}",
+        "dkim": f"mail._domainkey.{domain}. TXT {txt([dkim_value()])}",
+        "dmarc": f"_dmarc.{domain}. TXT {txt([f'v=DMARC1; p=reject; rua=mailto:dmarc@{domain}'])}",
+        "sts": [f"_mta-sts.{domain}. TXT {txt(['v=STSv1; id=20261123'])}", f"mta-sts.{domain}. A 127.0.0.1"],
+        "tlsrpt": f"_smtp._tls.{domain}. TXT {txt([f'v=TLSRPTv1; rua=mailto:tls@{domain}'])}",
+    }
+    parts.update(replace)
+    lines: list[str] = []
+    for value in parts.values():
+        lines += [] if value is None else [value] if isinstance(value, str) else value
+    return lines
+
+
+def spf(domain: str, record: str) -> str:
+    return f"{domain}. TXT {txt([record])}"
+
+
+def zones() -> dict[str, list[str]]:
+    eleven = " ".join(f"include:i{number}.lookups.test" for number in range(11))
+    found = {
+        "good.test": [*healthy("good.test"), "mail.good.test. A 192.0.2.10", "other.good.test. A 192.0.2.14",
+                      'good.test. CAA 0 issue "letsencrypt.org"'],
+        "2.0.192.in-addr.arpa": ["10.2.0.192.in-addr.arpa. PTR mail.good.test.",
+                                 "11.2.0.192.in-addr.arpa. PTR nowhere.good.test.",
+                                 "13.2.0.192.in-addr.arpa. PTR mail.good.test.",
+                                 "14.2.0.192.in-addr.arpa. PTR other.good.test."],
+        "nomx.test": healthy("nomx.test", mx=None),
+        "cnamemx.test": healthy("cnamemx.test", mx=["cnamemx.test. MX 10 alias.cnamemx.test.",
+                                                    "alias.cnamemx.test. CNAME mail.good.test."]),
+        "nullmx.test": healthy("nullmx.test", mx="nullmx.test. MX 0 ."),
+        "nullmixed.test": healthy("nullmixed.test", mx=["nullmixed.test. MX 0 .",
+                                                        "nullmixed.test. MX 10 mail.good.test."]),
+        "noaddress.test": healthy("noaddress.test", mx="noaddress.test. MX 10 mail.noaddress.test."),
+        "twospf.test": healthy("twospf.test", spf=[spf("twospf.test", f"v=spf1 ip4:{SERVER} -all"),
+                                                   spf("twospf.test", "v=spf1 mx -all")]),
+        "lookups.test": healthy("lookups.test", spf=[spf("lookups.test", f"v=spf1 {eleven} -all")] + [
+            spf(f"i{number}.lookups.test", "v=spf1 ip4:198.51.100.1 -all") for number in range(11)]),
+        "spfmiss.test": healthy("spfmiss.test", spf=spf("spfmiss.test", "v=spf1 ip4:198.51.100.1 -all")),
+        "plusall.test": healthy("plusall.test", spf=spf("plusall.test", "v=spf1 +all")),
+        "spfsyntax.test": healthy("spfsyntax.test", spf=spf("spfsyntax.test", "v=spf1 ip4:192.0.2.300 -all")),
+        "dmarcsyntax.test": healthy("dmarcsyntax.test", dmarc=f"_dmarc.dmarcsyntax.test. TXT "
+                                    f"{txt(['v=DMARC1; p=block; rua=mailto:d@dmarcsyntax.test'])}"),
+        "dmarcnone.test": healthy("dmarcnone.test", dmarc=f"_dmarc.dmarcnone.test. TXT "
+                                  f"{txt(['v=DMARC1; p=none; rua=mailto:d@dmarcnone.test'])}"),
+        "ruaext.test": healthy("ruaext.test", dmarc=f"_dmarc.ruaext.test. TXT "
+                               f"{txt(['v=DMARC1; p=reject; rua=mailto:d@reports.test'])}"),
+        "ruaauth.test": healthy("ruaauth.test", dmarc=f"_dmarc.ruaauth.test. TXT "
+                                f"{txt(['v=DMARC1; p=reject; rua=mailto:d@reports.test'])}"),
+        "reports.test": [f"ruaauth.test._report._dmarc.reports.test. TXT {txt(['v=DMARC1'])}"],
+        "nodkim.test": healthy("nodkim.test", dkim=None),
+        "weakdkim.test": healthy("weakdkim.test", dkim=f"mail._domainkey.weakdkim.test. TXT "
+                                 f"{txt([dkim_value(1024)])}"),
+        "baddkim.test": healthy("baddkim.test", dkim=f"mail._domainkey.baddkim.test. TXT "
+                                f"{txt(['v=DKIM1; k=rsa; p=MIIB!!notbase64'])}"),
+        "stsmismatch.test": healthy("stsmismatch.test"),
+        "stsredirect.test": healthy("stsredirect.test"),
+        "notlsrpt.test": healthy("notlsrpt.test", tlsrpt=None),
+        "caaforbid.test": [*healthy("caaforbid.test"), 'caaforbid.test. CAA 0 issue "other-ca.test"',
+                           "mail.caaforbid.test. A 192.0.2.10"],
+        "danebad.test": healthy("danebad.test", mx=["danebad.test. MX 10 mail.danebad.test.",
+                                                    "mail.danebad.test. A 192.0.2.10",
+                                                    "_25._tcp.mail.danebad.test. TLSA 3 1 1 " + "ab" * 32]),
+        "bl.test": ["20.2.0.192.bl.test. A 127.0.0.2", f"20.2.0.192.bl.test. TXT {txt(['listed for spam'])}"],
+        "refused.test": ["*.refused.test. A 127.255.255.254"],
+        "dbl.test": ["spamdomain.test.dbl.test. A 127.0.1.2"],
+        "spamdomain.test": healthy("spamdomain.test"),
+    }
+    for number in range(10):
+        found[f"g{number}.test"] = healthy(f"g{number}.test")
+    return found
+
+
+# The HTTPS test server's answers, by host name: (status, extra headers, body).
+POLICIES: dict[str, tuple[int, dict[str, str], str]] = {
+    "mta-sts.stsmismatch.test": (200, {}, POLICY.replace("mail.good.test", "mx.elsewhere.test")),
+    "mta-sts.stsredirect.test": (301, {"Location": "https://elsewhere.test/policy"}, ""),
+}
+SILENT = [f"slow{number}.test" for number in range(10)]
+FAILING = ["broken.test"]
