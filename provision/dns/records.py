@@ -29,16 +29,16 @@ DAV_PATH = "/"  # Radicale serves its principals from the root of the host
 class Purpose(StrEnum):
     """Why a record exists; the zone file groups records by it and says this in a comment."""
 
-    HOST = "mail host"
+    HOST = "mail-host"
     MX = "mx"
     SPF = "spf"
     DKIM = "dkim"
     DMARC = "dmarc"
-    DMARC_REPORTS = "dmarc report authorization"
+    DMARC_REPORTS = "dmarc-report-authorization"
     MTA_STS = "mta-sts"
     TLS_RPT = "tls-rpt"
-    MAIL_SERVICES = "mail services"
-    DAV_SERVICES = "calendar and contacts services"
+    MAIL_SERVICES = "mail-services"
+    DAV_SERVICES = "dav-services"
     AUTOCONFIG = "autoconfig"
     CAA = "caa"
     DANE = "dane"
@@ -123,7 +123,7 @@ def mail_records(inventory: Inventory, dkim_keys: Mapping[str, str], *, dnssec: 
 def _domain_records(domain: str, host: str, admin_email: str, selector: str, dkim_pem: str,
                     policy: str) -> list[Record]:
     apex = absolute(domain)
-    rua = f"mailto:{admin_email}"
+    rua = mailto(admin_email)
     records = [
         Record(apex, "MX", TTL, f"10 {host}", Purpose.MX),
         # "mx" rather than ip4:/ip6: the record stays right when the server's addresses change,
@@ -142,6 +142,11 @@ def _domain_records(domain: str, host: str, admin_email: str, selector: str, dki
     records += [Record(f"{label}.{apex}", "CNAME", TTL, host, Purpose.AUTOCONFIG)
                 for label in ("autoconfig", "autodiscover")]
     return records
+
+
+def mailto(address: str) -> str:
+    """A report URI for DMARC and TLS-RPT, where "!" starts a size limit and "," or ";" end the URI."""
+    return "mailto:" + address.translate({ord(char): f"%{ord(char):02X}" for char in "%!,;"})
 
 
 def _srv(service: str, apex: str, port: int, host: str, purpose: Purpose) -> Record:

@@ -124,6 +124,25 @@ def test_records_of_others_are_left_alone_and_stale_ones_corrected(knot, key_fil
     assert push(knot, key_file).stdout.endswith("nothing to change\n")
 
 
+def test_a_domain_in_a_larger_zone_goes_to_that_zone(knot, key_file, inventory_copy) -> None:
+    knot.load({"org": [], "xn--bcher-kva.example": []})
+    edit_settings(inventory_copy, "provision_admin_email: admin@example.org",
+                  "provision_admin_email: postmaster@reports.example.net")
+    done = push(knot, key_file, "--yes", "--zone", "org", "--json", inventory=str(inventory_copy))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {change["zone"] for change in data["changes"]} == {"org.", "xn--bcher-kva.example."}
+    assert served(knot, "example.org.", "MX") == {"10 mail.example.org."}
+    # the report authorizations belong to reports.example.net's zone: listed, never sent
+    assert sorted(record["name"] for record in data["not_pushed"]) == [
+        "example.org._report._dmarc.reports.example.net.",
+        "xn--bcher-kva.example._report._dmarc.reports.example.net.",
+    ]
+    text = push(knot, key_file, "--zone", "org", inventory=str(inventory_copy)).stdout
+    assert "not pushed, outside the zones (publish them by hand):\n" in text
+    assert 'example.org._report._dmarc.reports.example.net. 3600 IN TXT "v=DMARC1"' in text
+
+
 def test_a_wrong_secret_is_refused_with_the_rcode(knot, key_file) -> None:
     load_zones(knot)
     wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw=="

@@ -20,6 +20,7 @@ from provision.dns.records import (
     MtaStsMode,
     Purpose,
     mail_records,
+    mailto,
     mta_sts_policy,
     policy_id,
 )
@@ -82,7 +83,7 @@ def test_an_external_report_address_is_authorized_by_its_domain(snippet: str, in
     done = run("--json", "dns", "records", str(inventory_copy))
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)["records"]
-    assert [(r["name"], r["value"]) for r in records if r["purpose"] == "dmarc report authorization"] == [
+    assert [(r["name"], r["value"]) for r in records if r["purpose"] == "dmarc-report-authorization"] == [
         ("example.org._report._dmarc.reports.example.net.", "v=DMARC1"),
         ("xn--bcher-kva.example._report._dmarc.reports.example.net.", "v=DMARC1"),
     ]
@@ -195,3 +196,8 @@ def test_zone_file_text_escapes_and_splits() -> None:
     assert zonefile.txt('a "quoted" \\ text') == '"a \\034quoted\\034 \\092 text"'
     assert zonefile.txt("x" * 300) == f'"{"x" * 255}" "{"x" * 45}"'
     assert zonefile.txt("") == '""'
+
+
+def test_report_addresses_escape_what_dmarc_reads_as_syntax() -> None:
+    assert mailto("dmarc+reports@example.org") == "mailto:dmarc+reports@example.org"
+    assert mailto("a!b%c@example.org") == "mailto:a%21b%25c@example.org"
