@@ -119,10 +119,22 @@ def _push(args: argparse.Namespace, console: Console) -> int:
         return ExitStatus.OK
     for zone, zone_changes in plans.items():
         if zone_changes:
-            update.apply(server, dns.name.from_text(zone), zone_changes)
+            _apply(server, dns.name.from_text(zone), zone_changes, by_zone[zone])
             console.info(f"updated zone {zone}: {len(zone_changes)} RRset(s)")
     console.result({**data, "applied": True}, f"applied {len(changes)} change(s)")
     return ExitStatus.OK
+
+
+def _apply(server: update.Server, zone: dns.name.Name, changes: list[update.Change],
+           records: list[Record]) -> None:
+    """Apply the changes and check that they took: RFC 2136 §3.4.2.2 has a server silently ignore
+    an update it cannot apply, such as a record added where a CNAME stands."""
+    update.apply(server, zone, changes)
+    missed = update.plan(server, zone, update.managed(records))
+    if missed:
+        names = ", ".join(f"{change.name} {dns.rdatatype.to_text(change.rdtype)}" for change in missed)
+        raise update.ServerError(f"{server.address} accepted the update of zone {zone} but did not apply: "
+                                 f"{names}", hint="a CNAME at such a name hides other records: remove it")
 
 
 def _address(host: str) -> str:

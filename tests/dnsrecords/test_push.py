@@ -143,6 +143,13 @@ def test_a_domain_in_a_larger_zone_goes_to_that_zone(knot, key_file, inventory_c
     assert 'example.org._report._dmarc.reports.example.net. 3600 IN TXT "v=DMARC1"' in text
 
 
+def test_an_update_the_server_ignores_is_a_failure(knot, key_file) -> None:
+    load_zones(knot, ["_dmarc.example.org. 3600 CNAME dmarc.provider.example."])
+    done = push(knot, key_file, "--yes")
+    assert done.returncode == 1
+    assert "did not apply: _dmarc.example.org. TXT" in done.stderr and "CNAME" in done.stderr
+
+
 def test_a_wrong_secret_is_refused_with_the_rcode(knot, key_file) -> None:
     load_zones(knot)
     wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw=="
