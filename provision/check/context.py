@@ -12,7 +12,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from provision.check.model import Address, Options, Target
+from provision.check.model import Address, Check, Options, Target
 from provision.dns.query import Lookup, domain_name, lookup
 
 T = TypeVar("T")
@@ -125,5 +125,5 @@ class CheckModule:
 
     prefix: str
     ids: tuple[str, ...]
-    run: Callable[[Context, str], list]
+    run: Callable[[Context, str], list[Check]]
     per_domain: bool = True

@@ -136,6 +136,10 @@ def test_the_inventory_dkim_key_must_be_the_published_one(run_checks: Run) -> No
     assert dkim_value(1024) in check.fix
 
 
+def test_a_truncated_answer_is_asked_again_over_tcp(run_checks: Run) -> None:
+    assert status(run_checks("big.test", "dns.spf"), "dns.spf.record") is Status.OK
+
+
 def test_servfail_is_unknown_with_the_reason(run_checks: Run) -> None:
     checks = run_checks("broken.test")
     assert {check.status for check in checks} == {Status.UNKNOWN}

@@ -96,6 +96,9 @@ def zones() -> dict[str, list[str]]:
         "refused.test": ["*.refused.test. A 127.255.255.254"],
         "dbl.test": ["spamdomain.test.dbl.test. A 127.0.1.2"],
         "spamdomain.test": healthy("spamdomain.test"),
+        # More TXT than fits in a UDP answer: the resolver must retry over TCP.
+        "big.test": healthy("big.test") + [f"big.test. TXT {txt([f'filler {number} ' + 'x' * 200])}"
+                                           for number in range(20)],
     }
     for number in range(10):
         found[f"g{number}.test"] = healthy(f"g{number}.test")

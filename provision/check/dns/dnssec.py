@@ -9,7 +9,6 @@ from __future__ import annotations
 import dns.exception
 import dns.flags
 import dns.rdatatype
-import dns.resolver
 
 from provision.check.context import CheckModule, Context, make_resolver
 from provision.check.dns import result
@@ -55,8 +54,7 @@ def _tlsa(context: Context, domain: str) -> Check:
 
 
 def _validated(context: Context, name: str, rdtype: dns.rdatatype.RdataType) -> bool:
-    resolver = make_resolver(context.options) if context.options.nameservers else dns.resolver.Resolver()
-    resolver.timeout = resolver.lifetime = context.options.timeout
+    resolver = make_resolver(context.options)
     resolver.use_edns(0, dns.flags.DO, 1232)
     resolver.flags = dns.flags.RD | dns.flags.AD
     try:
