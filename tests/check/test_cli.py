@@ -33,7 +33,7 @@ def test_a_problem_exits_1_and_shows_the_fix(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("not a domain",), ("good.test", "--only", "dns.nothing"), ("good.test", "--skip", "services"),
+    ("not a domain",), ("good.test", "--only", "dns.nothing"), ("good.test", "--skip", "nothing"),
     ("good.test", "--report", "x.txt"), ("good.test", "--json", "--nagios"),
     ("good.test", "--nameserver", "localhost"), ("good.test", "--ip", "mail.good.test"),
 ])

@@ -44,6 +44,9 @@ def test_a_healthy_domain_passes_every_check(run_checks: Run) -> None:
      'ruaext.test._report._dmarc.reports.test. 3600 IN TXT "v=DMARC1"'),
     ("stsmismatch.test", "dns.mta_sts.mx", Status.CRIT, "'mx: mail.good.test'"),
     ("stsredirect.test", "dns.mta_sts.policy", Status.CRIT, "no redirect"),
+    ("stsbig.test", "dns.mta_sts.policy", Status.CRIT, "serve the policy"),
+    ("stshtml.test", "dns.mta_sts.policy", Status.WARN, "Content-Type: text/plain"),
+    ("ststesting.test", "dns.mta_sts.policy", Status.WARN, "mode: enforce"),
     ("notlsrpt.test", "dns.tlsrpt.record", Status.WARN, "_smtp._tls.notlsrpt.test. 3600 IN TXT"),
     ("danebad.test", "dns.dane.tlsa", Status.WARN, "DNSSEC"),
 ])
@@ -61,6 +64,8 @@ def test_messages_say_what_is_wrong(run_checks: Run) -> None:
     assert "p=block" in find(run_checks("dmarcsyntax.test", "dns.dmarc.record"), "dns.dmarc.record").message
     assert "1024 bits" in find(run_checks("weakdkim.test", "dns.dkim.size"), "dns.dkim.size").message
     assert "base64" in find(run_checks("baddkim.test", "dns.dkim.key"), "dns.dkim.key").message
+    big = find(run_checks("stsbig.test", "dns.mta_sts"), "dns.mta_sts.policy")
+    assert "larger than 64 KiB" in big.message
     assert "https://elsewhere.test/policy" in find(run_checks("stsredirect.test", "dns.mta_sts"),
                                                    "dns.mta_sts.policy").message
 

@@ -86,6 +86,9 @@ def zones() -> dict[str, list[str]]:
                                 f"{txt(['v=DKIM1; k=rsa; p=MIIB!!notbase64'])}"),
         "stsmismatch.test": healthy("stsmismatch.test"),
         "stsredirect.test": healthy("stsredirect.test"),
+        "stshtml.test": healthy("stshtml.test"),
+        "stsbig.test": healthy("stsbig.test"),
+        "ststesting.test": healthy("ststesting.test"),
         "notlsrpt.test": healthy("notlsrpt.test", tlsrpt=None),
         "caaforbid.test": [*healthy("caaforbid.test"), 'caaforbid.test. CAA 0 issue "other-ca.test"',
                            "mail.caaforbid.test. A 192.0.2.10"],
@@ -109,6 +112,9 @@ def zones() -> dict[str, list[str]]:
 POLICIES: dict[str, tuple[int, dict[str, str], str]] = {
     "mta-sts.stsmismatch.test": (200, {}, POLICY.replace("mail.good.test", "mx.elsewhere.test")),
     "mta-sts.stsredirect.test": (301, {"Location": "https://elsewhere.test/policy"}, ""),
+    "mta-sts.stsbig.test": (200, {}, POLICY + "# padding\n" * 8000),
+    "mta-sts.stshtml.test": (200, {"Content-Type": "text/html"}, POLICY),
+    "mta-sts.ststesting.test": (200, {}, POLICY.replace("enforce", "testing")),
 }
 SILENT = [f"slow{number}.test" for number in range(10)]
 FAILING = ["broken.test"]

@@ -34,7 +34,9 @@ def run(context: Context, domain: str) -> list[Check]:
     if errors:
         return [result(RECORD, Status.CRIT, f"{domain}: DMARC record {records[0]!r}: {'; '.join(errors)}",
                        advice)]
-    return [result(RECORD, Status.OK, f"{domain}: {records[0]}"), _policy(domain, name, tags),
+    obsolete = [tag for tag in ("pct", "rf", "ri") if tag in tags]
+    note = f" ({', '.join(obsolete)}: removed in RFC 9989, ignored by its receivers)" if obsolete else ""
+    return [result(RECORD, Status.OK, f"{domain}: {records[0]}{note}"), _policy(domain, name, tags),
             _reports(context, domain, tags)]
 
 

@@ -35,32 +35,32 @@ def run(context: Context, domain: str) -> list[Check]:
         return [result(RECORD, Status.CRIT, f"{domain}: MTA-STS record {records[0]!r} needs id= of 1 to 32 "
                        "letters and digits", f'publish `{name}. 3600 IN TXT "v=STSv1; id=1"`')]
     checks = [result(RECORD, Status.OK, f"{domain}: {records[0]}")]
-    policy, problem = _fetch(context, domain)
-    if problem:
-        return [*checks, problem]
-    checks += _judge(context, domain, policy)
-    return checks
+    fetched = _fetch(context, domain)
+    if isinstance(fetched, Check):
+        return [*checks, fetched]
+    return checks + _judge(context, domain, fetched)
 
 
-def _fetch(context: Context, domain: str) -> tuple[dict[str, list[str]], Check | None]:
+def _fetch(context: Context, domain: str) -> https.Response | Check:
+    """The policy's HTTP response, or the check saying why there is none."""
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     fix = f"serve the policy at {url} with a valid certificate for {host}, status 200, no redirect"
     try:
         addresses = context.addresses_of(host)
         if not addresses:
-            return {}, result(POLICY, Status.CRIT, f"{domain}: {host} has no address", fix)
+            return result(POLICY, Status.CRIT, f"{domain}: {host} has no address", fix)
         response = https.get(host, POLICY_PATH, addresses, port=context.options.https_port,
                              ca_file=context.options.ca_file, timeout=context.options.timeout,
                              limit=MAX_POLICY)
     except https.FetchError as error:
-        return {}, result(POLICY, Status.CRIT, f"{domain}: cannot fetch the MTA-STS policy: {error}", fix)
+        return result(POLICY, Status.CRIT, f"{domain}: cannot fetch the MTA-STS policy: {error}", fix)
     if 300 <= response.status < 400:
-        return {}, result(POLICY, Status.CRIT, f"{domain}: {url} redirects to {response.location or '?'}; "
-                          "senders must not follow redirects (RFC 8461 §3.3)", fix)
+        return result(POLICY, Status.CRIT, f"{domain}: {url} redirects to {response.location or '?'}; "
+                      "senders must not follow redirects (RFC 8461 §3.3)", fix)
     if response.status != 200:
-        return {}, result(POLICY, Status.CRIT, f"{domain}: {url} answers HTTP {response.status}", fix)
-    return parse_policy(response.body.decode("utf-8", "replace")), None
+        return result(POLICY, Status.CRIT, f"{domain}: {url} answers HTTP {response.status}", fix)
+    return response
 
 
 def parse_policy(text: str) -> dict[str, list[str]]:
@@ -73,7 +73,8 @@ def parse_policy(text: str) -> dict[str, list[str]]:
     return fields
 
 
-def _judge(context: Context, domain: str, policy: dict[str, list[str]]) -> list[Check]:
+def _judge(context: Context, domain: str, response: https.Response) -> list[Check]:
+    policy = parse_policy(response.body.decode("utf-8", "replace"))
     version, mode = _first(policy, "version"), _first(policy, "mode")
     max_age, patterns = _first(policy, "max_age"), policy.get("mx", [])
     fix = f"correct the policy at https://mta-sts.{domain}{POLICY_PATH}"
@@ -88,6 +89,10 @@ def _judge(context: Context, domain: str, policy: dict[str, list[str]]) -> list[
         problems.append("no mx: line")
     if problems:
         return [result(POLICY, Status.CRIT, f"{domain}: invalid MTA-STS policy: {'; '.join(problems)}", fix)]
+    if response.content_type.split(";")[0].strip().lower() != "text/plain":
+        return [result(POLICY, Status.WARN, f"{domain}: the MTA-STS policy is served as "
+                       f"{response.content_type or 'no media type'}, not text/plain (RFC 8461 §3.2)",
+                       f"{fix}: serve it with Content-Type: text/plain")]
     if mode == "none":
         return [result(POLICY, Status.WARN, f"{domain}: MTA-STS mode none withdraws the policy",
                        f"set mode: enforce in https://mta-sts.{domain}{POLICY_PATH}")]
