@@ -179,6 +179,27 @@ def _add_bob(directory: Directory) -> None:
         """))
 
 
+def _drift(directory: Directory) -> None:
+    """Undo part of the role by hand: an open ACL, a lost address, another service password."""
+    stolen = provision("sandbox", "ssh", SANDBOX, "--", "slappasswd", "-n", "-s", "not-the-vault-one")
+    directory.root_ldif("ldapmodify", stdin=textwrap.dedent(f"""\
+        dn: {ALICE}
+        changetype: modify
+        delete: mailLocalAddress
+        mailLocalAddress: alice@example.org
+
+        dn: {POSTFIX}
+        changetype: modify
+        replace: userPassword
+        userPassword: {stolen.stdout.strip()}
+
+        dn: olcDatabase={{1}}mdb,cn=config
+        changetype: modify
+        replace: olcAccess
+        olcAccess: to * by * read
+        """))
+
+
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     workdir = tmp_path_factory.mktemp("directory")
@@ -194,7 +215,10 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
         _add_bob(directory)
         runs["second"] = _playbook(workdir)
         runs["check"] = _playbook(workdir, "--check", "--diff")
-        print(f"\nplaybook runs: " + ", ".join(f"{name} {run.seconds:.1f}s" for name, run in runs.items()))
+        _drift(directory)
+        runs["repair"] = _playbook(workdir, "--diff")
+        assert runs["repair"].returncode == 0, runs["repair"].output[-6000:]
+        print("\nplaybook runs: " + ", ".join(f"{name} {run.seconds:.1f}s" for name, run in runs.items()))
         yield directory
     finally:
         stop_sandbox(SANDBOX)
@@ -224,6 +248,23 @@ def test_check_diff_run_passes_and_changes_nothing(directory: Directory) -> None
     assert run.returncode == 0, run.output[-4000:]
     recap = run.recap(SANDBOX)
     assert recap["changed"] == 0 and recap["failed"] == 0, run.output[-4000:]
+
+
+def test_drift_is_repaired_and_only_the_drift(directory: Directory) -> None:
+    run = directory.runs["repair"]
+    # The --diff run lists the changes as "<dn>: <operation> <attribute>: <values>".
+    changes = set()
+    for line in run.output.splitlines():
+        line = line.strip().rstrip(",").strip('"')
+        if re.search(r"^\S+: (add|replace|delete) \w+", line):
+            dn, rest = line.split(": ", 1)
+            changes.add((dn, rest.split(":", 1)[0]))
+    assert changes == {
+        ("olcDatabase={1}mdb,cn=config", "replace olcAccess"),
+        (ALICE, "replace mailLocalAddress"),
+        (POSTFIX, "replace userPassword"),
+    }, run.output[-4000:]
+    assert run.recap(SANDBOX)["changed"] == 3, run.output[-4000:]
 
 
 @pytest.mark.parametrize("starttls", [True, False], ids=["starttls", "plain"])
