@@ -26,6 +26,11 @@ def test_a_healthy_domain_passes_every_check(run_checks: Run) -> None:
 
 @pytest.mark.parametrize(("domain", "check_id", "expected", "fix"), [
     ("nomx.test", "dns.mx.present", Status.CRIT, "nomx.test. 3600 IN MX 10 mail.nomx.test."),
+    ("dupmx.test", "dns.mx.duplicates", Status.WARN, "one MX record per host"),
+    ("softspf.test", "dns.spf.all", Status.WARN, "-all"),
+    ("voidspf.test", "dns.spf.limits", Status.WARN, "remove terms"),
+    ("nodmarc.test", "dns.dmarc.record", Status.CRIT, "_dmarc.nodmarc.test. 3600 IN TXT"),
+    ("sub.parent.test", "dns.dmarc.policy", Status.WARN, "p=quarantine"),
     ("cnamemx.test", "dns.mx.cname", Status.CRIT, "canonical host name"),
     ("nullmixed.test", "dns.mx.null", Status.CRIT, "nullmixed.test. IN MX 0 ."),
     ("noaddress.test", "dns.mx.resolve", Status.CRIT, "mail.noaddress.test. 3600 IN A"),
@@ -68,6 +73,18 @@ def test_messages_say_what_is_wrong(run_checks: Run) -> None:
     assert "larger than 64 KiB" in big.message
     assert "https://elsewhere.test/policy" in find(run_checks("stsredirect.test", "dns.mta_sts"),
                                                    "dns.mta_sts.policy").message
+
+
+def test_a_parent_dmarc_record_applies_to_a_subdomain(run_checks: Run) -> None:
+    checks = run_checks("sub.parent.test", "dns.dmarc")
+    assert "published at _dmarc.parent.test" in find(checks, "dns.dmarc.record").message
+    assert status(checks, "dns.dmarc.rua") is Status.OK
+
+
+def test_an_ed25519_dkim_key_is_accepted(run_checks: Run) -> None:
+    checks = run_checks("edkim.test", "dns.dkim")
+    assert [(check.id, check.status) for check in checks] == [("dns.dkim.key", Status.OK),
+                                                              ("dns.dkim.size", Status.OK)]
 
 
 def test_a_null_mx_is_valid_for_a_domain_without_mail(run_checks: Run) -> None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.dnsserver import txt
 
 SERVER = "192.0.2.10"
+ED25519 = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="  # RFC 8463 appendix A
 POLICY = "version: STSv1\nmode: enforce\nmax_age: 604800\nmx: mail.good.test\n"
 
 
@@ -79,6 +80,18 @@ def zones() -> dict[str, list[str]]:
         "ruaauth.test": healthy("ruaauth.test", dmarc=f"_dmarc.ruaauth.test. TXT "
                                 f"{txt(['v=DMARC1; p=reject; rua=mailto:d@reports.test'])}"),
         "reports.test": [f"ruaauth.test._report._dmarc.reports.test. TXT {txt(['v=DMARC1'])}"],
+        "nodmarc.test": healthy("nodmarc.test",
+                                dmarc=f"_dmarc.nodmarc.test. TXT {txt([' v=DMARC1; p=reject'])}"),
+        "parent.test": healthy("parent.test", dmarc=f"_dmarc.parent.test. TXT "
+                               f"{txt(['v=DMARC1; p=reject; sp=none; rua=mailto:d@parent.test'])}")
+        + healthy("sub.parent.test", dmarc=None),
+        "dupmx.test": healthy("dupmx.test", mx=["dupmx.test. MX 10 mail.good.test.",
+                                                "dupmx.test. MX 20 mail.good.test."]),
+        "softspf.test": healthy("softspf.test", spf=spf("softspf.test", f"v=spf1 ip4:{SERVER} ?all")),
+        "voidspf.test": healthy("voidspf.test", spf=spf("voidspf.test", "v=spf1 a:none1.voidspf.test "
+                                                        "a:none2.voidspf.test mx:none3.voidspf.test "
+                                                        f"ip4:{SERVER} -all")),
+        "edkim.test": healthy("edkim.test", dkim=f"mail._domainkey.edkim.test. TXT {txt([ED25519])}"),
         "nodkim.test": healthy("nodkim.test", dkim=None),
         "weakdkim.test": healthy("weakdkim.test", dkim=f"mail._domainkey.weakdkim.test. TXT "
                                  f"{txt([dkim_value(1024)])}"),

@@ -20,13 +20,15 @@ URI = re.compile(r"^(mailto:[^@\s]+@([^!\s]+)|https?://[^\s!]+)(![0-9]+[kmgt]?)?
 
 
 def run(context: Context, domain: str) -> list[Check]:
-    name = f"_dmarc.{domain}"
-    advice = f'publish `{name}. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"`'
-    texts = [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
-    records = [text for text in texts if text.startswith("v=DMARC1")]
+    record = f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"
+    advice = f'publish `_dmarc.{domain}. 3600 IN TXT "{record}"`'
+    owner, records = _discover(context, domain)
+    name = f"_dmarc.{owner}"
     if not records:
-        found = f"; found {texts[0]!r}" if texts else ""
-        return [result(RECORD, Status.CRIT, f"{domain}: no DMARC record at {name}{found}", advice)]
+        found = [text for text in _texts(context, f"_dmarc.{domain}") if text]
+        seen = f"; found {found[0]!r}" if found else ""
+        return [result(RECORD, Status.CRIT, f"{domain}: no DMARC record at _dmarc.{domain} or above{seen}",
+                       advice)]
     if len(records) > 1:
         return [result(RECORD, Status.CRIT, f"{domain}: {len(records)} DMARC records at {name}, so receivers "
                        "apply none", f"keep one: {advice}")]
@@ -36,8 +38,29 @@ def run(context: Context, domain: str) -> list[Check]:
                        advice)]
     obsolete = [tag for tag in ("pct", "rf", "ri") if tag in tags]
     note = f" ({', '.join(obsolete)}: removed in RFC 9989, ignored by its receivers)" if obsolete else ""
-    return [result(RECORD, Status.OK, f"{domain}: {records[0]}{note}"), _policy(domain, name, tags),
-            _reports(context, domain, tags)]
+    if owner != domain:
+        note += f" (published at {name}, applies to {domain} as a subdomain)"
+    return [result(RECORD, Status.OK, f"{domain}: {records[0]}{note}"),
+            _policy(domain, name, tags, inherited=owner != domain), _reports(context, domain, owner, tags)]
+
+
+def _discover(context: Context, domain: str) -> tuple[str, list[str]]:
+    """The closest name at or above domain with DMARC records, and those records.
+
+    This is the tree walk of RFC 9989 §4.10 without its psd= stops; it finds what RFC 7489's
+    organizational domain lookup finds for ordinary domains. Top-level domains are not asked.
+    """
+    labels = domain.split(".")
+    parents = labels[-7:] if len(labels) > 8 else labels[1:]  # at most 8 queries in all
+    for owner in [domain, *(".".join(parents[start:]) for start in range(len(parents) - 1))]:
+        records = [text for text in _texts(context, f"_dmarc.{owner}") if text.startswith("v=DMARC1")]
+        if records:
+            return owner, records
+    return domain, []
+
+
+def _texts(context: Context, name: str) -> list[str]:
+    return [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
 
 
 def _tags(text: str) -> tuple[dict[str, str], list[str]]:
@@ -65,8 +88,10 @@ def _tags(text: str) -> tuple[dict[str, str], list[str]]:
     return tags, errors
 
 
-def _policy(domain: str, name: str, tags: dict[str, str]) -> Check:
+def _policy(domain: str, name: str, tags: dict[str, str], inherited: bool) -> Check:
     policy, sub = tags["p"].lower(), tags.get("sp", tags["p"]).lower()
+    if inherited:  # the record is a parent's: its subdomain policy is the one that applies
+        policy = sub
     stronger = f'set p=quarantine (then p=reject once reports show all your mail passes) in {name}'
     if policy == "none":
         return result(POLICY, Status.WARN, f"{domain}: p=none only monitors: forged mail is still delivered",
@@ -80,15 +105,16 @@ def _policy(domain: str, name: str, tags: dict[str, str]) -> Check:
     return result(POLICY, Status.OK, f"{domain}: p={policy}")
 
 
-def _reports(context: Context, domain: str, tags: dict[str, str]) -> Check:
+def _reports(context: Context, domain: str, owner: str, tags: dict[str, str]) -> Check:
+    """The reports' destinations outside owner (the record's domain) must authorise them."""
     uris = _uris(tags, "rua") + _uris(tags, "ruf")
     if not _uris(tags, "rua"):
         return result(REPORTS, Status.WARN, f"{domain}: no rua=: nobody receives aggregate reports",
-                      f"add rua=mailto:postmaster@{domain} to _dmarc.{domain}")
+                      f"add rua=mailto:postmaster@{owner} to _dmarc.{owner}")
     missing, unknown = [], []
-    for host in dict.fromkeys(_external_hosts(domain, uris)):
-        # RFC 7489 §7.1 (RFC 9990 §3.2.3): the destination authorises reports about domain.
-        name = f"{domain}._report._dmarc.{host}"
+    for host in dict.fromkeys(_external_hosts(owner, uris)):
+        # RFC 7489 §7.1 (RFC 9990 §3.2.3): the destination authorises reports about owner.
+        name = f"{owner}._report._dmarc.{host}"
         found = context.lookup(name, dns.rdatatype.TXT)
         if found.failed:
             unknown.append(failure(found))
