@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import ssl
 from pathlib import Path
 
 import idna
@@ -12,7 +13,7 @@ from provision.check import report, runner
 from provision.check.model import Options, Target
 from provision.console import Console
 from provision.dns.query import domain_name
-from provision.errors import UsageError
+from provision.errors import ProvisionError, UsageError
 from provision.inventory import HOSTS_FILE, vault
 from provision.inventory.load import load
 from provision.inventory.model import TlsMode
@@ -63,12 +64,9 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     selection.validate()
     if args.nagios and console.json:
         raise UsageError("give --json or --nagios, not both")
-    if args.report and args.report.suffix.lower() not in REPORT_FORMATS:
-        raise UsageError(f"{args.report}: the report must end in .html or .md")
+    _check_files(args)
     if args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    if args.ca_file and not args.ca_file.is_file():
-        raise UsageError(f"--ca-file {args.ca_file} is not a file")
     options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
                       check_timeout=max(Options.check_timeout, 12 * args.timeout),
                       dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),
@@ -78,7 +76,10 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     console.detail(f"checking {len(targets)} target(s)")
     reports = runner.run(targets, options, selection)
     if args.report:
-        args.report.write_text(REPORT_FORMATS[args.report.suffix.lower()](reports))
+        try:
+            args.report.write_text(REPORT_FORMATS[args.report.suffix.lower()](reports))
+        except OSError as error:
+            raise ProvisionError(f"{args.report}: cannot write the report ({error.strerror})") from None
         console.info(f"report written to {args.report}")
     if args.nagios:
         line, code = report.nagios(reports)
@@ -86,6 +87,19 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         return code
     console.result(report.as_json(reports), report.text(reports))
     return report.exit_status(reports)
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Refuse before any check runs what would fail at the end: the report's name, the CA file."""
+    if args.report and args.report.suffix.lower() not in REPORT_FORMATS:
+        raise UsageError(f"{args.report}: the report must end in .html or .md")
+    if args.report and not args.report.parent.is_dir():
+        raise UsageError(f"{args.report}: the directory {args.report.parent} does not exist")
+    if args.ca_file:
+        try:
+            ssl.create_default_context(cafile=str(args.ca_file))
+        except (OSError, ssl.SSLError) as error:
+            raise UsageError(f"--ca-file {args.ca_file}: not readable PEM certificates ({error})") from None
 
 
 def _list(values: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ def test_a_problem_exits_1_and_shows_the_fix(cli: Cli) -> None:
     ("not a domain",), ("good.test", "--only", "dns.nothing"), ("good.test", "--skip", "nothing"),
     ("good.test", "--report", "x.txt"), ("good.test", "--json", "--nagios"),
     ("good.test", "--nameserver", "localhost"), ("good.test", "--ip", "mail.good.test"),
+    ("good.test", "--report", "/nonexistent/x.md"), ("good.test", "--ca-file", "/etc/hostname"),
 ])
 def test_bad_usage_exits_2(cli: Cli, args: tuple[str, ...]) -> None:
     done = cli(*args)
