@@ -13,7 +13,7 @@ import dns.rdatatype
 import dns.resolver
 
 from provision.check.model import Address, Check, Options, Target
-from provision.dns.query import Lookup, domain_name, lookup
+from provision.dns.query import Lookup, Status, domain_name, lookup
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ def host_text(name: object) -> str:
 
 
 def failure(found: Lookup) -> str:
-    what = "timed out" if found.status == "timeout" else "failed (SERVFAIL, REFUSED or no answer)"
+    what = "timed out" if found.status is Status.TIMEOUT else "failed (SERVFAIL, REFUSED or no answer)"
     return f"the DNS query for {host_text(found.name)} {dns.rdatatype.to_text(found.rdtype)} {what}"
 
 

@@ -87,6 +87,12 @@ def test_an_ed25519_dkim_key_is_accepted(run_checks: Run) -> None:
                                                               ("dns.dkim.size", Status.OK)]
 
 
+def test_dnssec_is_not_judged_without_a_validating_resolver(run_checks: Run) -> None:
+    check = find(run_checks("keyed.test", "dns.dnssec"), "dns.dnssec.signed")
+    assert check.status is Status.UNKNOWN
+    assert "validating resolver" in check.fix
+
+
 def test_a_null_mx_is_valid_for_a_domain_without_mail(run_checks: Run) -> None:
     checks = run_checks("nullmx.test", "dns.mx")
     assert [(check.id, check.status) for check in checks] == [("dns.mx.null", Status.OK)]

@@ -108,6 +108,9 @@ def zones() -> dict[str, list[str]]:
         "danebad.test": healthy("danebad.test", mx=["danebad.test. MX 10 mail.danebad.test.",
                                                     "mail.danebad.test. A 192.0.2.10",
                                                     "_25._tcp.mail.danebad.test. TLSA 3 1 1 " + "ab" * 32]),
+        # DNSSEC keys without signatures: only a validating resolver could say whether that is secure.
+        "keyed.test": [*healthy("keyed.test"),
+                       "keyed.test. DNSKEY 257 3 13 " + base64.b64encode(bytes(64)).decode()],
         "bl.test": ["20.2.0.192.bl.test. A 127.0.0.2", f"20.2.0.192.bl.test. TXT {txt(['listed for spam'])}"],
         "refused.test": ["*.refused.test. A 127.255.255.254"],
         "dbl.test": ["spamdomain.test.dbl.test. A 127.0.1.2"],

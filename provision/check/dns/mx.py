@@ -7,6 +7,7 @@ import dns.rdatatype
 from provision.check.context import CheckModule, Context, failure, host_text
 from provision.check.dns import result
 from provision.check.model import Check, Status
+from provision.dns import query
 
 PRESENT, NULL, CNAME, RESOLVE, DUPLICATES = (
     "dns.mx.present", "dns.mx.null", "dns.mx.cname", "dns.mx.resolve", "dns.mx.duplicates")
@@ -16,7 +17,7 @@ def run(context: Context, domain: str) -> list[Check]:
     found = context.answer(domain, dns.rdatatype.MX)
     mail_host = context.target.helo or f"mail.{domain}"
     publish = f"publish `{domain}. 3600 IN MX 10 {mail_host}.`"
-    if found.status == "nxdomain":
+    if found.status is query.Status.NXDOMAIN:
         return [result(PRESENT, Status.CRIT, f"{domain} does not exist (NXDOMAIN)",
                        f"register the domain, then {publish}")]
     if not found.records:

@@ -10,7 +10,7 @@ from provision.check.model import Check, Status
 from provision.dns.query import txt_strings
 from provision.dns.spf import Analysis, SpfSyntaxError, analyse, check_host, parse_record
 from provision.dns.spf.evaluate import MAX_LOOKUPS
-from provision.dns.spf.parse import is_spf_record
+from provision.dns.spf.parse import Mechanism, is_spf_record
 
 RECORD, LIMITS, ALL, PASS = "dns.spf.record", "dns.spf.limits", "dns.spf.all", "dns.spf.pass"
 
@@ -60,7 +60,7 @@ def _limits(domain: str, analysis: Analysis) -> Check:
     return result(LIMITS, Status.OK, f"{domain}: {summary}")
 
 
-def _all(domain: str, mechanisms: tuple, has_redirect: bool) -> Check:
+def _all(domain: str, mechanisms: tuple[Mechanism, ...], has_redirect: bool) -> Check:
     final = next((mechanism for mechanism in mechanisms if mechanism.kind == "all"), None)
     if final is None:
         if has_redirect:
