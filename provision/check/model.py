@@ -65,6 +65,7 @@ class Target:
     dkim_records: dict[str, str] = field(default_factory=dict)  # domain -> the record to publish
     ca: str | None = None  # the CAA issuer domain of the CA in use, "" when no public CA is used
     acme_directory: str | None = None  # asked for its CAA identities when ca is unknown
+    acme_ca_file: Path | None = None  # trusted for the ACME directory (a private ACME server)
 
 
 @dataclass(frozen=True)

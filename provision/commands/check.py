@@ -156,4 +156,4 @@ def _inventory_target(path: Path, args: argparse.Namespace) -> Target:
     return Target(str(path), settings.domains, addresses, helo=settings.hostname,
                   dkim_selector=settings.dkim_selector,
                   dkim_records={domain: dkim_record(keys[domain]) for domain in settings.domains},
-                  ca=ca, acme_directory=acme)
+                  ca=ca, acme_directory=acme, acme_ca_file=settings.acme_ca_file)

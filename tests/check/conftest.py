@@ -36,7 +36,7 @@ def dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Authoritati
 def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on 127.0.0.1 answering as mta-sts.<every test domain>: its port and CA file."""
     directory = tmp_path_factory.mktemp("https")
-    names = [f"mta-sts.{domain}" for domain in zones.zones()]
+    names = [*(f"mta-sts.{domain}" for domain in zones.zones()), "acme.good.test"]
     ca_file, chain, key = _certificates(directory, names)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain, key)

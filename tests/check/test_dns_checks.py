@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -135,6 +136,19 @@ def test_caa_that_forbids_the_ca_in_use(run_checks: Run) -> None:
     assert 'caaforbid.test. 3600 IN CAA 0 issue "letsencrypt.org"' in check.fix
     allowed = Target("acme", ("caaforbid.test",), helo="mail.caaforbid.test", ca="other-ca.test")
     assert status(run_checks(allowed, "dns.caa"), "dns.caa.issuer") is Status.OK
+
+
+def test_the_ca_in_use_is_read_from_the_acme_directory(run_checks: Run,
+                                                       https_server: tuple[int, Path]) -> None:
+    port, ca_file = https_server
+
+    def target(domain: str) -> Target:
+        return Target("acme", (domain,), helo=f"mail.{domain}", acme_ca_file=ca_file,
+                      acme_directory=f"https://acme.good.test:{port}/directory")
+    assert status(run_checks(target("caaforbid.test"), "dns.caa"), "dns.caa.issuer") is Status.OK
+    check = find(run_checks(target("good.test"), "dns.caa"), "dns.caa.issuer")
+    assert check.status is Status.CRIT
+    assert 'good.test. 3600 IN CAA 0 issue "other-ca.test"' in check.fix
 
 
 def test_a_listed_address_is_critical(run_checks: Run) -> None:

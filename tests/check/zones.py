@@ -52,6 +52,7 @@ def zones() -> dict[str, list[str]]:
     eleven = " ".join(f"include:i{number}.lookups.test" for number in range(11))
     found = {
         "good.test": [*healthy("good.test"), "mail.good.test. A 192.0.2.10", "other.good.test. A 192.0.2.14",
+                      "acme.good.test. A 127.0.0.1",
                       'good.test. CAA 0 issue "letsencrypt.org"'],
         "2.0.192.in-addr.arpa": ["10.2.0.192.in-addr.arpa. PTR mail.good.test.",
                                  "11.2.0.192.in-addr.arpa. PTR nowhere.good.test.",
@@ -128,6 +129,8 @@ def zones() -> dict[str, list[str]]:
 POLICIES: dict[str, tuple[int, dict[str, str], str]] = {
     "mta-sts.stsmismatch.test": (200, {}, POLICY.replace("mail.good.test", "mx.elsewhere.test")),
     "mta-sts.stsredirect.test": (301, {"Location": "https://elsewhere.test/policy"}, ""),
+    "acme.good.test": (200, {"Content-Type": "application/json"},
+                       '{"meta": {"caaIdentities": ["other-ca.test"]}}'),
     "mta-sts.stsbig.test": (200, {}, POLICY + "# padding\n" * 8000),
     "mta-sts.stshtml.test": (200, {"Content-Type": "text/html"}, POLICY),
     "mta-sts.ststesting.test": (200, {}, POLICY.replace("enforce", "testing")),

@@ -43,7 +43,8 @@ def _directory_identities(context: Context, url: str) -> list[str]:
     host = parts.hostname or ""
     try:
         response = https.get(host, parts.path or "/", context.addresses_of(host), port=parts.port or 443,
-                             ca_file=context.options.ca_file, timeout=context.options.timeout)
+                             ca_file=context.target.acme_ca_file or context.options.ca_file,
+                             timeout=context.options.timeout)
         identities = json.loads(response.body).get("meta", {}).get("caaIdentities", [])
     except (https.FetchError, ValueError, AttributeError) as error:
         raise Unanswered(f"cannot read the CAA identities from the ACME directory {url}: {error}") from None
