@@ -119,7 +119,7 @@ class Directory:
     def server(self, ldaps: bool = False) -> Server:
         tls = Tls(ca_certs_file=str(self.ca_file), validate=ssl.CERT_REQUIRED)
         return Server(self.host.address, port=636 if ldaps else 389, use_ssl=ldaps, tls=tls,
-                      connect_timeout=10)
+                      connect_timeout=30)
 
     def connect(self, user: str | None = None, password: str | None = None, *,
                 ldaps: bool = False, starttls: bool = True) -> Connection:
@@ -130,7 +130,7 @@ class Directory:
 
     def try_bind(self, user: str | None, password: str | None, *, ldaps: bool = False,
                  starttls: bool = True) -> Connection:
-        conn = Connection(self.server(ldaps), user=user, password=password, receive_timeout=10)
+        conn = Connection(self.server(ldaps), user=user, password=password, receive_timeout=30)
         conn.open()
         if starttls and not ldaps:
             assert conn.start_tls(), f"StartTLS failed: {conn.result}"
@@ -305,8 +305,8 @@ def test_simple_bind_without_tls_is_refused(directory: Directory) -> None:
 ], ids=["alice-wrong", "alice-bobs", "postfix-dovecots", "root-alices"])
 def test_wrong_password_fails(directory: Directory, user: str, password: str) -> None:
     conn = directory.try_bind(user, password)
-    assert not conn.bound
-    assert conn.result["description"] == "invalidCredentials"
+    assert not conn.bound, conn.result
+    assert conn.result["description"] == "invalidCredentials", conn.result
 
 
 def test_service_accounts_and_root_bind_with_vault_passwords(directory: Directory) -> None:
