@@ -58,7 +58,8 @@ class SandboxHost:
 
 def start_sandbox(name: str) -> SandboxHost:
     """Boot a sandbox through the CLI; a sandbox that cannot start fails the test, never skips it."""
-    provision("sandbox", "down", name)  # a leftover of an interrupted run
+    leftover = provision("sandbox", "down", name)  # of an interrupted run
+    assert leftover.returncode in (0, 2), f"could not clear an old sandbox {name}:\n{leftover.stderr}"
     done = provision("--json", "sandbox", "up", name)
     assert done.returncode == 0, f"sandbox {name} did not come up:\n{done.stderr}"
     info = json.loads(done.stdout)
@@ -76,3 +77,40 @@ def sandbox() -> Iterator[SandboxHost]:
     host = start_sandbox("pytest")
     yield host
     stop_sandbox(host.name)
+
+
+@dataclass
+class MailServer:
+    """A sandbox provisioned by `provision init` and `provision apply`, and its inventory."""
+
+    host: SandboxHost
+    inventory: Path
+    env: dict[str, str]
+
+    def secret(self, name: str) -> str:
+        done = provision("secret", str(self.inventory), name, env=self.env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return provision(*args, "apply", str(self.inventory), env=self.env)
+
+
+@pytest.fixture(scope="session")
+def mail_server(tmp_path_factory) -> Iterator[MailServer]:
+    """One provisioned mail server for every test that leaves it as it found it."""
+    host = start_sandbox("pytest-mail")
+    directory = tmp_path_factory.mktemp("customer") / "example-gmbh"
+    password_file = directory.parent / "vault.password"
+    password_file.write_text("test vault password\n")
+    env = {"PROVISION_VAULT_PASSWORD_FILE": str(password_file)}
+    init = provision("init", str(directory), "--domain", "example.test", "--domain", "example.org",
+                     "--hostname", host.hostname, "--host", host.address, "--sandbox", env=env)
+    assert init.returncode == 0, init.stderr
+    server = MailServer(host, directory, env)
+    try:
+        first = server.apply()
+        assert first.returncode == 0, first.stderr + first.stdout
+        yield server
+    finally:
+        stop_sandbox(host.name)

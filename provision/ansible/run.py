@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import shlex
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 import ansible_runner
 
-from provision.ansible import PLAYBOOKS
+from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.console import Console
 
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
@@ -46,6 +47,7 @@ class Playbook:
     diff: bool = False
     limit: str | None = None
     tags: str | None = None
+    template_overrides: Path | None = None  # the customer's own templates, laid over ours
 
     def cmdline(self) -> str:
         words = [f"--inventory={inventory}" for inventory in self.inventories]
@@ -63,13 +65,14 @@ class Playbook:
 def run(playbook: Playbook, console: Console) -> Outcome:
     progress = _Progress(console, show_diff=playbook.diff)
     with tempfile.TemporaryDirectory(prefix="provision-run-") as private:
+        playbooks = project(Path(private), playbook.template_overrides)
         result = ansible_runner.run(
             private_data_dir=private,
-            project_dir=str(PLAYBOOKS),
-            playbook=str(PLAYBOOKS / playbook.name),
+            project_dir=str(playbooks),
+            playbook=str(playbooks / playbook.name),
             extravars=playbook.extravars,
             cmdline=playbook.cmdline(),
-            envvars={"ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+            envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
             event_handler=progress,
             quiet=True,
             verbosity=max(0, console.verbosity - 1),
@@ -77,6 +80,18 @@ def run(playbook: Playbook, console: Console) -> Outcome:
         stats = result.stats or {}
     return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
                    failures=progress.failures)
+
+
+def project(directory: Path, template_overrides: Path | None) -> Path:
+    """The playbooks and templates for one run, the customer's template overrides laid over ours.
+
+    The roles reach the templates through relative links, so the copy works as the original.
+    """
+    shutil.copytree(PLAYBOOKS, directory / "project/playbooks", symlinks=True)
+    shutil.copytree(TEMPLATES, directory / "project/templates")
+    if template_overrides and template_overrides.is_dir():
+        shutil.copytree(template_overrides, directory / "project/templates", dirs_exist_ok=True)
+    return directory / "project/playbooks"
 
 
 class _Progress:
@@ -132,8 +147,10 @@ class _Progress:
         if data.get("ignore_errors"):
             return
         result = data.get("res", {})
-        reason = " ".join(str(result.get(key) or "").strip() for key in ("msg", "stderr")).strip() or "failed"
-        line = f"{data.get('host')}: {data.get('task')}: {reason.splitlines()[0]}"
+        # A loop fails as a whole; the reason is in the items that failed.
+        failed_items = [item for item in result.get("results", []) if item.get("failed")]
+        reason = "; ".join(_reason(item) for item in failed_items) or _reason(result)
+        line = f"{data.get('host')}: {data.get('task')}: {reason}"
         self.failures.append(line)
         self.console.info(f"  FAILED   {line}")
 
@@ -142,6 +159,13 @@ class _Progress:
         line = f"{data.get('host')}: unreachable: {str(message).strip()}"
         self.failures.append(line)
         self.console.info(f"  FAILED   {line}")
+
+
+def _reason(result: dict[str, Any]) -> str:
+    """The first line of what a failed task said, with its error output."""
+    said = " ".join(str(result.get(key) or "").strip() for key in ("msg", "stderr")).strip()
+    lines = [line for line in said.splitlines() if line.strip()]
+    return lines[0] if len(lines) == 1 else " / ".join(lines[:3]) if lines else "failed"
 
 
 def _per_host(stats: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

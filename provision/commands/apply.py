@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser = commands.add_parser(
         "apply", parents=[common], help="configure the customer's server from its inventory",
         description="Validate the inventory, then run playbooks/site.yml against its server. "
-                    "Safe to repeat: a second run changes nothing.",
+                    "Safe to repeat: a second run changes nothing. Templates in DIR/templates/ "
+                    "(same paths as provision's templates/) replace provision's own.",
     )
     parser.add_argument("dir", metavar="DIR", type=Path, help="the customer's inventory directory")
     parser.add_argument("--check", action="store_true", help="show what would change; change nothing")
@@ -36,6 +37,7 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
         extravars={**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
         vault_password_file=vault.password_file(args.dir),
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
+        template_overrides=args.dir / "templates",
     ), console)
     rows = [{"host": host, **counts} for host, counts in outcome.stats.items()]
     changed = sum(row["changed"] for row in rows)

@@ -3,49 +3,33 @@
 from __future__ import annotations
 
 import json
+import shutil
+import smtplib
 import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import provision, start_sandbox, stop_sandbox
+from tests.conftest import provision
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A fresh sandbox, an inventory made by `provision init`, and a first apply."""
-    host = start_sandbox("pytest-apply")
-    directory = tmp_path_factory.mktemp("customer") / "acme-gmbh"
-    password_file = directory.parent / "vault.password"
-    password_file.write_text("test vault password\n")
-    env = {"PROVISION_VAULT_PASSWORD_FILE": str(password_file)}
-    init = provision("init", str(directory), "--domain", "example.test", "--hostname", host.hostname,
-                     "--host", host.address, "--sandbox", env=env)
-    assert init.returncode == 0, init.stderr
-    first = provision("--json", "apply", str(directory), env=env)
-    assert first.returncode == 0, first.stderr
-    yield host, directory, env
-    stop_sandbox(host.name)
-
-
-def test_second_apply_changes_nothing(server):
-    _, directory, env = server
-    again = provision("--json", "apply", str(directory), env=env)
+def test_second_apply_changes_nothing(mail_server):
+    again = mail_server.apply("--json")
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)
     assert result["status"] == "ok"
     assert result["hosts"]["mail"]["changed"] == 0, result["changed_tasks"]
-    assert provision("apply", str(directory), env=env).stdout.rstrip().endswith("nothing to change")
+    assert mail_server.apply().stdout.rstrip().endswith("nothing to change")
 
 
-def test_host_is_named(server):
-    host, _, _ = server
+def test_host_is_named(mail_server):
+    host = mail_server.host
     assert host.ssh("hostname --fqdn").stdout.strip() == host.hostname
 
 
-def test_firewall_drops_what_is_not_served(server):
-    host, _, _ = server
+def test_firewall_drops_what_is_not_served(mail_server):
+    host = mail_server.host
     host.ssh("systemd-run --unit=stray-listener python3 -m http.server 8080")
     try:
         time.sleep(0.5)
@@ -57,8 +41,8 @@ def test_firewall_drops_what_is_not_served(server):
         host.ssh("systemctl stop stray-listener")
 
 
-def test_check_diff_shows_a_change_and_makes_none(server):
-    host, directory, env = server
+def test_check_diff_shows_a_change_and_makes_none(mail_server):
+    host, directory, env = mail_server.host, mail_server.inventory, mail_server.env
     settings = directory / "group_vars/all/provision.yml"
     original = settings.read_text()
     settings.write_text(original.replace("provision_update_policy: security", "provision_update_policy: all")
@@ -73,6 +57,25 @@ def test_check_diff_shows_a_change_and_makes_none(server):
         assert "label=Debian\";" not in on_server.replace("label=Debian-Security", "")
     finally:
         settings.write_text(original)
+
+
+def test_broken_template_override_fails_and_postfix_keeps_serving(mail_server):
+    override = mail_server.inventory / "templates/postfix/etc/postfix/main.cf.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("# a customer's own main.cf, with a mistake\nmyhostname mail.example.test\n")
+    try:
+        broken = mail_server.apply()
+        assert broken.returncode == 1
+        assert "Write the Postfix configuration" in broken.stderr
+        assert "missing '=' after attribute name" in broken.stderr
+        assert mail_server.host.ssh("postconf -h myhostname").stdout.strip() == mail_server.host.hostname
+        with smtplib.SMTP(mail_server.host.address, 25, timeout=20) as smtp:
+            smtp.ehlo("client.example.net")
+            smtp.mail("someone@example.net")
+            assert smtp.rcpt("admin@example.test")[0] == 250
+    finally:
+        shutil.rmtree(mail_server.inventory / "templates")
+    assert mail_server.apply().returncode == 0
 
 
 def test_bad_inventory_is_refused_before_connecting(tmp_path):
