@@ -11,10 +11,10 @@ from typing import Any
 
 from provision.console import Console, table
 from provision.errors import ExitStatus, ProblemsError, UsageError
-from provision.inventory import SETTINGS_FILE, VAULT_FILE, values, vault, write
+from provision.inventory import SETTINGS_FILE, VAULT_FILE, values, vault
+from provision.inventory.create import create
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode, plain
-from provision.inventory.secrets import new_vault
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -65,14 +65,12 @@ def _init(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{directory} exists and is not empty",
                          hint="give a new or empty directory; init never overwrites an inventory")
     host, settings = _from_options(args)
-    password_file = vault.ensure_password_file(directory)
     console.info(f"generating {len(settings.domains)} DKIM key(s) and the service passwords")
-    secrets = new_vault(settings.domains)
-    written = [*write.write(directory, host, settings), vault.write(directory, secrets)]
-    inventory = load(directory)  # init's own output must pass the same checks as a hand-made one
+    created = create(directory, host, settings)
+    inventory, written, password_file = created.inventory, created.files, created.password_file
     console.result(
         {"directory": str(directory), "files": [str(path) for path in written],
-         "vault_password_file": str(password_file), "secrets": sorted(secrets),
+         "vault_password_file": str(password_file), "secrets": created.secret_names,
          "host": plain(host), "settings": inventory.settings.ansible_vars()},
         f"wrote the inventory for {settings.domains[0]}:\n"
         + "".join(f"  {path}\n" for path in written)

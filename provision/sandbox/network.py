@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from provision.errors import UsageError
+from provision.errors import ProvisionError, UsageError
 from provision.process import run
 from provision.sandbox.paths import NETWORK_FILE
 
@@ -105,9 +105,10 @@ def detach(sandbox: str) -> None:
     """Remove the sandbox's namespace and link; whatever of them exists."""
     ns, veth = netns_name(sandbox), veth_name(sandbox)
     if ns in list_netns():
-        run(["ip", "netns", "del", ns])  # takes the veth pair with it
-    if _link_exists(veth):
-        run(["ip", "link", "del", veth])
+        run(["ip", "netns", "del", ns])  # takes the veth pair with it, a moment later
+    if _link_exists(veth) and run(["ip", "link", "del", veth], check=False).returncode != 0 \
+            and _link_exists(veth):
+        raise ProvisionError(f"could not remove the link {veth}", hint=f"try: ip link del {veth}")
 
 
 def list_netns() -> list[str]:
