@@ -8,8 +8,10 @@ stats) without a callback plugin of our own, and it can time out or cancel a run
 from __future__ import annotations
 
 import difflib
+import os
 import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +35,8 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.status != "successful" or any(
+        """Failed: the run, any host, or no host at all (a --limit that matched nothing)."""
+        return self.status != "successful" or not self.stats or any(
             host["failed"] or host["unreachable"] for host in self.stats.values())
 
 
@@ -50,9 +53,10 @@ class Playbook:
     template_overrides: Path | None = None  # the customer's own templates, laid over ours
 
     def cmdline(self) -> str:
-        words = [f"--inventory={inventory}" for inventory in self.inventories]
+        # Absolute paths: ansible-playbook runs in the project directory, not the caller's.
+        words = [f"--inventory={inventory.absolute()}" for inventory in self.inventories]
         if self.vault_password_file:
-            words.append(f"--vault-password-file={self.vault_password_file}")
+            words.append(f"--vault-password-file={self.vault_password_file.absolute()}")
         words += [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
         if self.limit:
             words.append(f"--limit={self.limit}")
@@ -72,7 +76,9 @@ def run(playbook: Playbook, console: Console) -> Outcome:
             playbook=str(playbooks / playbook.name),
             extravars=playbook.extravars,
             cmdline=playbook.cmdline(),
-            envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+            envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+                     # The ansible-playbook installed beside this Python, whatever PATH says.
+                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
             event_handler=progress,
             quiet=True,
             verbosity=max(0, console.verbosity - 1),

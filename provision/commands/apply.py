@@ -10,7 +10,7 @@ from pathlib import Path
 from provision.ansible.run import Playbook, run
 from provision.console import Console, table
 from provision.errors import ExitStatus
-from provision.inventory import vault
+from provision.inventory import HOSTS_FILE, vault
 from provision.inventory.create import create
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
@@ -45,7 +45,7 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
     outcome = run(Playbook(
         name="site.yml",
-        inventories=[args.dir],
+        inventories=[args.dir / HOSTS_FILE],  # not the directory: Ansible would read every file in it
         extravars={**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
         vault_password_file=vault.password_file(args.dir),
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,

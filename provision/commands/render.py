@@ -1,0 +1,51 @@
+"""`provision render`: every config file of a customer's server, rendered locally for review."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from provision.ansible.run import Playbook, run
+from provision.console import Console
+from provision.errors import ExitStatus, UsageError
+from provision.inventory import HOSTS_FILE, vault
+from provision.inventory.load import load
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "render", parents=[common], help="render every config file locally, for review and diffing",
+        description="Render every config file `provision apply` would write, into OUT/HOST/ROLE/PATH, "
+                    "without contacting the host. Secrets appear as <vault_NAME> placeholders.",
+    )
+    parser.add_argument("dir", metavar="DIR", type=Path, help="the customer's inventory directory")
+    parser.add_argument("out", metavar="OUT", type=Path, help="where to write the files (new or empty)")
+    parser.set_defaults(handler=_render)
+
+
+def _render(args: argparse.Namespace, console: Console) -> int:
+    inventory = load(args.dir)
+    out: Path = args.out.absolute()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} exists and is not empty", hint="give a new or empty directory")
+    out.mkdir(parents=True, exist_ok=True)
+    outcome = run(Playbook(
+        name="render.yml",
+        inventories=[args.dir / HOSTS_FILE],  # not the directory: Ansible would read every file in it
+        extravars={**inventory.settings.ansible_vars(), **placeholders(vault.read(args.dir)),
+                   "provision_render_dir": str(out)},
+        vault_password_file=vault.password_file(args.dir),
+        template_overrides=args.dir / "templates",
+    ), console)
+    files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
+    console.result({"status": "failed" if outcome.failed else "ok", "directory": str(out), "files": files,
+                    "failures": outcome.failures},
+                   "\n".join([*files, f"{len(files)} files in {out}"]) if not outcome.failed else "FAILED")
+    return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK
+
+
+def placeholders(secrets: dict[str, Any]) -> dict[str, Any]:
+    """The vault's names with <name> in place of each secret, so nothing secret is written."""
+    return {name: {key: f"<{name}.{key}>" for key in value} if isinstance(value, dict) else f"<{name}>"
+            for name, value in secrets.items()}

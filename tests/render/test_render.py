@@ -1,0 +1,63 @@
+"""provision render: every config file rendered locally, with no secret in it."""
+
+from __future__ import annotations
+
+import pytest
+
+from provision.inventory import vault
+from tests.conftest import REPO, provision
+
+EXAMPLE = REPO / "inventory.example"
+ENV = {"PROVISION_VAULT_PASSWORD_FILE": str(EXAMPLE / "vault-password.example")}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rendered") / "out"
+    done = provision("render", str(EXAMPLE), str(out), env=ENV)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return out / "mail"
+
+
+def test_every_role_renders_its_files(rendered):
+    files = {str(path.relative_to(rendered)) for path in rendered.rglob("*") if path.is_file()}
+    assert {"base/etc/nftables.conf", "postfix/etc/postfix/main.cf", "postfix/etc/postfix/master.cf",
+            "dovecot/etc/dovecot/dovecot.conf", "dkim/etc/opendkim.conf",
+            "directory/etc/default/slapd"} <= files
+
+
+def test_settings_reach_the_files(rendered):
+    main_cf = (rendered / "postfix/etc/postfix/main.cf").read_text()
+    assert "myhostname = mail.example.org\n" in main_cf
+    assert "message_size_limit = 52428800\n" in main_cf
+
+
+def test_every_config_file_is_marked_as_managed(rendered):
+    def marked(text: str) -> bool:
+        return "managed by provision" in "".join(text.splitlines(True)[:3])
+
+    unmarked = [str(path.relative_to(rendered)) for path in rendered.rglob("*")
+                if path.is_file() and not marked(path.read_text())]
+    assert unmarked == []
+
+
+def test_no_secret_is_written(rendered, monkeypatch):
+    monkeypatch.setenv(*next(iter(ENV.items())))
+    secrets = []
+    for value in vault.read(EXAMPLE).values():
+        secrets += list(value.values()) if isinstance(value, dict) else [value]
+    texts = [path.read_text() for path in rendered.rglob("*") if path.is_file()]
+
+    def middle(secret: str) -> str:  # PEM keys share their first and last lines
+        return secret[len(secret) // 2 - 8:len(secret) // 2 + 8]
+
+    assert not [name for name in map(str, secrets) for text in texts if middle(name) in text]
+    senders = (rendered / "postfix/etc/postfix/ldap/senders.cf").read_text()
+    assert "bind_pw = <vault_ldap_postfix_password>" in senders
+
+
+def test_refuses_a_directory_with_files_in_it(tmp_path):
+    (tmp_path / "old").write_text("x")
+    done = provision("render", str(EXAMPLE), str(tmp_path), env=ENV)
+    assert done.returncode == 2
+    assert "exists and is not empty" in done.stderr
