@@ -1,7 +1,9 @@
 """The directory role (slapd) applied to a fresh sandbox, checked with a real LDAP client.
 
 The playbook runs three times: a first run, a second that must change nothing, and a
---check --diff run that must neither fail nor find anything to change. The checks talk
+--check --diff run that must neither fail nor find anything to change; then drift by hand
+is repaired, and (last) the first administrator's own new password must survive further
+runs, the vault's being only the initial one. The checks talk
 to slapd from the host over the sandbox network (StartTLS on 389, ldaps on 636) with
 ldap3, trusting the self-signed certificate the playbook made in place of the tls role.
 """
@@ -115,6 +117,7 @@ class Directory:
     host: SandboxHost
     ca_file: Path
     runs: dict[str, Run]
+    workdir: Path
 
     def server(self, ldaps: bool = False) -> Server:
         tls = Tls(ca_certs_file=str(self.ca_file), validate=ssl.CERT_REQUIRED)
@@ -211,7 +214,7 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     try:
         runs = {"first": _playbook(workdir)}
         assert runs["first"].returncode == 0, runs["first"].output[-6000:]
-        directory = Directory(host, workdir / "ca.pem", runs)
+        directory = Directory(host, workdir / "ca.pem", runs, workdir)
         _add_bob(directory)
         runs["second"] = _playbook(workdir)
         runs["check"] = _playbook(workdir, "--check", "--diff")
@@ -270,7 +273,8 @@ def test_drift_is_repaired_and_only_the_drift(directory: Directory) -> None:
         (ALICE, "replace mailLocalAddress"),
         (POSTFIX, "replace userPassword"),
     }, run.output[-4000:]
-    assert run.recap(SANDBOX)["changed"] == 3, run.output[-4000:]
+    # Two tasks: the configuration; the accounts (the first administrator is one).
+    assert run.recap(SANDBOX)["changed"] == 2, run.output[-4000:]
 
 
 @pytest.mark.parametrize("starttls", [True, False], ids=["starttls", "plain"])
@@ -395,3 +399,90 @@ def test_person_changes_own_password_and_slapd_hashes_it(directory: Directory) -
         assert not other.extend.standard.modify_password(BOB, None, "taken over")
         assert not other.modify(BOB, {"mail": [("MODIFY_REPLACE", ["evil@example.test"])]})
         assert other.result["description"] == "insufficientAccessRights"
+
+
+def test_sync_helper_keeps_passwords_off_command_lines(directory: Directory) -> None:
+    """Every program the helper starts is logged with its arguments (what `ps` shows): no secret."""
+    probe = f"cn=probe,ou=services,{BASE_DN}"
+    secrets = {"created": "probe-Secret 8", "changed": "probe-Secret 9", "root": PASSWORDS["root"]}
+    setup = textwrap.dedent("""\
+        set -eu
+        dir=$(mktemp -d /tmp/ldap-sync-argv.XXXXXX)
+        for tool in ldapsearch ldapwhoami ldapmodify ldapadd slappasswd; do
+          real=$(command -v "$tool")
+          cat > "$dir/$tool" <<EOF
+        #!/bin/sh
+        echo "$tool \\$*" >> $dir/argv.log
+        exec $real "\\$@"
+        EOF
+          chmod 0755 "$dir/$tool"
+        done
+        echo "$dir"
+        """)
+    # `sandbox ssh` hands its words to the remote shell like ssh does: scripts go on stdin.
+    done = provision("sandbox", "ssh", SANDBOX, "--", "bash", "-s", input=setup, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shims = done.stdout.strip()
+    b64 = {name: base64.b64encode(value.encode()).decode() for name, value in secrets.items()}
+    # Create an entry with a password (hashed), change it (a failing bind, a new hash), and
+    # confirm the rootDN's (a bind that succeeds).
+    ldif = textwrap.dedent(f"""\
+        dn: {probe}
+        objectClass: organizationalRole
+        objectClass: simpleSecurityObject
+        cn: probe
+        userPassword:: {b64['created']}
+
+        dn: {probe}
+        changetype: modify
+        replace: userPassword
+        userPassword:: {b64['changed']}
+        -
+
+        dn: olcDatabase={{1}}mdb,cn=config
+        changetype: modify
+        replace: olcRootPW
+        olcRootPW:: {b64['root']}
+        -
+        """)
+    try:
+        sync = provision("sandbox", "ssh", SANDBOX, "--", f"PATH={shims}:$PATH", "python3",
+                         "/usr/local/sbin/provision-ldap-sync", input=ldif, timeout=120)
+        assert sync.returncode == 0, sync.stderr
+        assert sync.stdout.count(probe) == 2, sync.stdout  # added, then its password replaced
+        argv_log = directory.host.ssh(["cat", f"{shims}/argv.log"]).stdout
+    finally:
+        directory.host.ssh(["rm", "-rf", "--", shims], check=False)
+        gone = provision("sandbox", "ssh", SANDBOX, "--", "ldapdelete", "-Q", "-Y", "EXTERNAL",
+                         "-H", "ldapi:///", probe)
+        assert gone.returncode in (0, 32), gone.stderr  # 32: never created
+    tools = [line.split()[0] for line in argv_log.splitlines()]
+    assert tools.count("slappasswd") == 2 and tools.count("ldapwhoami") == 2, argv_log
+    assert "ldapmodify" in tools, argv_log
+    assert directory.connect(ROOT_DN, PASSWORDS["root"]).bound
+    for name in secrets:
+        for text in (argv_log, sync.stdout, sync.stderr):
+            assert secrets[name] not in text and b64[name] not in text, f"{name} password shown"
+
+
+def test_first_admin_password_is_only_the_initial_one(directory: Directory) -> None:
+    """The first administrator changes their password; later runs keep it (last: it runs the playbook)."""
+    new_password = "alice-Own Secret 7"
+    conn = directory.connect(ALICE, PASSWORDS["alice"])  # StartTLS, as a mail client would
+    assert conn.extend.standard.modify_password(ALICE, PASSWORDS["alice"], new_password), conn.result
+    try:
+        runs = {"after-change": _playbook(directory.workdir, "--diff"),
+                "after-change-check": _playbook(directory.workdir, "--check", "--diff")}
+        print("\nplaybook runs: " + ", ".join(f"{name} {run.seconds:.1f}s" for name, run in runs.items()))
+        for run in runs.values():
+            assert run.returncode == 0, run.output[-4000:]
+            recap = run.recap(SANDBOX)
+            assert recap["changed"] == 0 and recap["failed"] == 0, run.output[-4000:]
+        assert directory.connect(ALICE, new_password, ldaps=True).bound
+        assert directory.connect(ALICE, new_password).bound
+        old = directory.try_bind(ALICE, PASSWORDS["alice"])
+        assert not old.bound and old.result["description"] == "invalidCredentials", old.result
+    finally:
+        # The vault password back (root over ldapi), for tests run after this one.
+        directory.root_ldif("ldappasswd", "-T", "/dev/stdin", ALICE, stdin=PASSWORDS["alice"])
+    assert directory.connect(ALICE, PASSWORDS["alice"]).bound
