@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     ssh = actions.add_parser("ssh", parents=[common], help="log in to a sandbox, or run a command there")
     ssh.add_argument("name", metavar="NAME")
     ssh.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD",
-                     help="command to run instead of a login shell")
+                     help="command to run instead of a login shell; the remote shell reads it, as with ssh")
     ssh.set_defaults(handler=_ssh)
 
     down = actions.add_parser("down", parents=[common], help="stop a sandbox and remove all traces")
