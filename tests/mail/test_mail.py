@@ -207,3 +207,21 @@ def test_ldaps_refuses_tls_below_1_2(mail_server):
     assert handshake("-tls1_2") == 0
     assert handshake("-tls1_1") != 0
     assert handshake("-tls1") != 0
+
+
+def test_vacation_reply_is_sent(mail_server, users):
+    """A user's Sieve vacation script answers mail from outside (the answer waits in the queue:
+    sandboxes have no route to the sender's domain)."""
+    ben, _ = users["ben"]
+    script = 'require "vacation";\nvacation :days 1 :subject "Away" "I am away until Monday.";\n'
+    mail_server.host.ssh(f"doveadm sieve put -a -u {ben} away <<'EOF'\n{script}EOF")
+    try:
+        sender = f"customer-{uuid.uuid4().hex[:8]}@example.net"
+        with smtplib.SMTP(mail_server.host.address, 25, local_hostname=OUTSIDE, timeout=20) as smtp:
+            smtp.send_message(message(sender, ben, "are you there?"))
+        deadline = time.monotonic() + 20
+        while sender not in mail_server.host.ssh("postqueue -j").stdout:
+            assert time.monotonic() < deadline, "no vacation reply was queued"
+            time.sleep(0.5)
+    finally:
+        mail_server.host.ssh(f"doveadm sieve deactivate -u {ben}; doveadm sieve delete -u {ben} away")
