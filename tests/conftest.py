@@ -86,14 +86,15 @@ class MailServer:
     host: SandboxHost
     inventory: Path
     env: dict[str, str]
+    fresh_check: subprocess.CompletedProcess[str] | None = None  # `apply --check` before the first apply
 
     def secret(self, name: str) -> str:
         done = provision("secret", str(self.inventory), name, env=self.env)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
-    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return provision(*args, "apply", str(self.inventory), env=self.env)
+    def apply(self, *options: str) -> subprocess.CompletedProcess[str]:
+        return provision("apply", str(self.inventory), *options, env=self.env)
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +110,7 @@ def mail_server(tmp_path_factory) -> Iterator[MailServer]:
     assert init.returncode == 0, init.stderr
     server = MailServer(host, directory, env)
     try:
+        server.fresh_check = server.apply("--json", "--check")
         first = server.apply()
         assert first.returncode == 0, first.stderr + first.stdout
         yield server

@@ -14,6 +14,15 @@ import pytest
 from tests.conftest import provision
 
 
+def test_check_on_a_new_server_changes_nothing(mail_server):
+    """The fixture ran `apply --check` on the fresh sandbox before the first apply."""
+    preview = mail_server.fresh_check
+    assert preview.returncode == 0, preview.stderr
+    result = json.loads(preview.stdout)
+    assert result["check"] and result["hosts"]["mail"]["changed"] > 0
+    assert "Install Postfix" in " ".join(result["changed_tasks"])
+
+
 def test_second_apply_changes_nothing(mail_server):
     again = mail_server.apply("--json")
     assert again.returncode == 0, again.stderr
