@@ -6,6 +6,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# This run's sandboxes carry its process id, so two runs side by side (a developer's and
+# CI's) never take each other's sandboxes down.
+RUN = f"t{os.getpid() % 100000}"
+_RUN_NAME = re.compile(r"^t(\d+)(-|$)")
+
+
+def sandbox_name(role: str = "") -> str:
+    return f"{RUN}-{role}" if role else RUN
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Take down sandboxes left by test runs that were killed: their process is gone."""
+    listed = provision("--json", "sandbox", "list")
+    for box in json.loads(listed.stdout) if listed.returncode == 0 else []:
+        owner = _RUN_NAME.match(box["name"])
+        if owner and not Path(f"/proc/{owner.group(1)}").exists():
+            provision("sandbox", "down", box["name"])
 
 
 def provision(*args: str, uid: int | None = None, timeout: float = 900, input: str | None = None,
@@ -74,7 +92,7 @@ def stop_sandbox(name: str) -> None:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHost]:
     """One booted sandbox for every test that does not disturb it."""
-    host = start_sandbox("pytest")
+    host = start_sandbox(sandbox_name())
     yield host
     stop_sandbox(host.name)
 
@@ -100,7 +118,7 @@ class MailServer:
 @pytest.fixture(scope="session")
 def mail_server(tmp_path_factory) -> Iterator[MailServer]:
     """One provisioned mail server for every test that leaves it as it found it."""
-    host = start_sandbox("pytest-mail")
+    host = start_sandbox(sandbox_name("mail"))
     directory = tmp_path_factory.mktemp("customer") / "example-gmbh"
     password_file = directory.parent / "vault.password"
     password_file.write_text("test vault password\n")

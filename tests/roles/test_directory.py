@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from ldap3 import BASE, SUBTREE, Connection, Server, Tls
 
-from tests.conftest import REPO, SandboxHost, provision, start_sandbox, stop_sandbox
+from tests.conftest import REPO, SandboxHost, provision, sandbox_name, start_sandbox, stop_sandbox
 
-SANDBOX = "pytest-dir"
+SANDBOX = sandbox_name("dir")
 INVENTORY = Path("/var/lib/provision/sandbox/inventory.yml")
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 

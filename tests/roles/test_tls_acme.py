@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SandboxHost, provision, start_sandbox, stop_sandbox
+from tests.conftest import SandboxHost, provision, sandbox_name, start_sandbox, stop_sandbox
 from tests.dnsserver import AuthoritativeServer
 from tests.pebble import Pebble
 
@@ -63,7 +63,7 @@ class Server:
 def server() -> Iterator[Server]:
     """A fresh sandbox with an acme inventory against Pebble: `apply --check --tags tls`, then `apply`."""
     work = Path(tempfile.mkdtemp(prefix="provision-acme-"))
-    host = start_sandbox("pytest-acme")  # also makes the bridge Pebble listens on
+    host = start_sandbox(sandbox_name("acme"))  # also makes the bridge Pebble listens on
     try:
         with AuthoritativeServer(work / "dns") as dns:
             dns.load({"example.test": [f"{host.hostname}. 300 A {host.address}",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import provision, start_sandbox, stop_sandbox
+from tests.conftest import provision, sandbox_name, start_sandbox, stop_sandbox
 
 PROXY_LOG = Path("/var/lib/provision/sandbox/apt-proxy/log/apt-cacher.log")
 
@@ -51,7 +51,7 @@ def test_list_reports_the_sandbox(sandbox):
 
 
 def test_two_sandboxes_reach_each_other(sandbox):
-    other = start_sandbox("pytest-peer")
+    other = start_sandbox(sandbox_name("peer"))
     try:
         probe = f"python3 -c \"import socket; socket.create_connection(('{sandbox.address}', 22), 5)\""
         done = provision("sandbox", "ssh", other.name, "--", probe)
@@ -62,20 +62,20 @@ def test_two_sandboxes_reach_each_other(sandbox):
 
 
 def test_down_leaves_nothing_behind(sandbox):
-    before = _traces("pytest-gone")
-    start_sandbox("pytest-gone")
-    assert _traces("pytest-gone") != before
-    stop_sandbox("pytest-gone")
-    assert _traces("pytest-gone") == before
-    assert not Path("/var/lib/provision/sandbox/hosts/pytest-gone").exists()
+    before = _traces(sandbox_name("gone"))
+    start_sandbox(sandbox_name("gone"))
+    assert _traces(sandbox_name("gone")) != before
+    stop_sandbox(sandbox_name("gone"))
+    assert _traces(sandbox_name("gone")) == before
+    assert not Path(f"/var/lib/provision/sandbox/hosts/{sandbox_name('gone')}").exists()
 
 
 def test_failed_up_leaves_nothing_behind(sandbox):
-    before = _traces("pytest-bad")
-    done = provision("sandbox", "up", "pytest-bad", "--release", "no-such-release")
+    before = _traces(sandbox_name("bad"))
+    done = provision("sandbox", "up", sandbox_name("bad"), "--release", "no-such-release")
     assert done.returncode == 1
     assert "debootstrap" in done.stderr
-    assert _traces("pytest-bad") == before
+    assert _traces(sandbox_name("bad")) == before
 
 
 def test_refuses_without_root(tmp_path_factory):
@@ -98,13 +98,13 @@ def routed_range():
 
 
 def test_refuses_a_range_already_routed(routed_range):
-    done = provision("sandbox", "up", "pytest-net", "--network", routed_range)
+    done = provision("sandbox", "up", sandbox_name("net"), "--network", routed_range)
     assert done.returncode == 2
     assert done.stderr.splitlines()[0] == (
         f"provision: the sandbox network {routed_range} is already routed on this machine "
         f"({routed_range} via pvtest0)")
     assert "--network" in done.stderr
-    assert "provision-pytest-net" not in _ip("netns", "list")
+    assert f"provision-{sandbox_name('net')}" not in _ip("netns", "list")
 
 
 @pytest.mark.parametrize("name", ["Upper", "1st", "name-longer-than-12", "a_b"])
