@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from provision import __version__
-from provision.commands import apply, archive, check, dns, inventory, render, sandbox
+from provision.commands import apply, archive, check, dns, inventory, render, sandbox, users
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
-COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, sandbox)
+COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, sandbox, users)
 
 EPILOG = """\
 exit status:

@@ -1,0 +1,270 @@
+"""`provision users`: the people in a customer's directory, and their passwords.
+
+Passwords never appear on a command line or in a log: they are prompted without echo,
+read from stdin or a file, or generated and shown once (or written to a new 0600 file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from ldap3.core.exceptions import LDAPException
+
+from provision.console import Console, table
+from provision.directory import users
+from provision.directory.connect import base_dn, connect
+from provision.directory.users import People, User
+from provision.errors import ExitStatus, ProvisionError, UsageError
+from provision.inventory import secrets, values
+from provision.inventory.load import load
+from provision.inventory.model import Inventory
+
+MAIL_ROOT = "/var/vmail"  # the dovecot role's dovecot_mail_root
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "users", parents=[common], help="the people in the customer's directory",
+        description="List, add, change, disable and remove the people who log in to the mail server. "
+                    "Reaches slapd through an SSH tunnel to the server (or --ldap-uri ldaps://HOST:636).",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("dir", metavar="DIR", type=Path, help="the customer's inventory directory")
+    target.add_argument("--ldap-uri", metavar="URI",
+                        help="connect directly to ldaps://HOST:636 instead of through SSH")
+    person = argparse.ArgumentParser(add_help=False, parents=[target])
+    person.add_argument("uid", metavar="UID", help="the person's login name")
+    source = argparse.ArgumentParser(add_help=False)
+    given = source.add_mutually_exclusive_group()
+    given.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    given.add_argument("--password-file", metavar="FILE", type=Path, help="read the password from FILE")
+
+    def action(name: str, handler: Callable[[argparse.Namespace, Console], int], help: str,
+               *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, parents=[common, *parents], help=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    action("list", _list, "list everyone: uid, name, mail, aliases, state", target)
+    action("show", _show, "show one person", person)
+    add = action("add", _add, "add a person; the password is generated unless given", person, source)
+    add.add_argument("--name", required=True, help="full name, e.g. 'Anna Berg'")
+    add.add_argument("--mail", required=True, help="primary address, in one of the inventory's domains")
+    add.add_argument("--alias", action="append", default=[], metavar="ADDRESS", help="another address")
+    add.add_argument("--phone", help="telephone number")
+    add.add_argument("--password-out", metavar="FILE", type=Path,
+                     help="write a generated password to this new file (mode 0600) instead of showing it")
+    change = action("set", _set, "change a person's name, addresses or phone", person)
+    change.add_argument("--name")
+    change.add_argument("--mail", help="new primary address")
+    change.add_argument("--add-alias", action="append", default=[], metavar="ADDRESS")
+    change.add_argument("--remove-alias", action="append", default=[], metavar="ADDRESS")
+    change.add_argument("--phone", help="new telephone number ('' removes it)")
+    action("passwd", _passwd, "set a person's password (prompted twice without echo on a terminal)",
+           person, source)
+    action("disable", _disable, "block every login of a person at once (mail keeps arriving)", person)
+    action("enable", _enable, "let a disabled person log in again", person)
+    action("remove", _remove, f"remove a person from the directory; the mailbox stays in {MAIL_ROOT}",
+           person)
+
+
+@contextmanager
+def _people(args: argparse.Namespace) -> Iterator[tuple[Inventory, People]]:
+    inventory = load(args.dir)  # a bad inventory stops here, before any connection
+    with connect(inventory, args.ldap_uri) as connection:
+        try:
+            yield inventory, People(connection, base_dn(inventory))
+        except LDAPException as error:
+            raise ProvisionError(f"the directory refused: {error}") from None
+
+
+def _existing(people: People, uid: str) -> User:
+    user = users.get(people, uid)
+    if user is None:
+        raise UsageError(f"no person with the uid {uid}", "see who there is: provision users list DIR")
+    return user
+
+
+def _checked(value: str, check: Callable[[str], object]) -> str:
+    try:
+        return str(check(value))
+    except values.Invalid as bad:
+        raise UsageError(bad.what, bad.hint) from None
+
+
+def _address(inventory: Inventory, value: str) -> str:
+    address = _checked(value, values.email)
+    domains = inventory.settings.domains
+    if address.rpartition("@")[2] not in domains:
+        raise UsageError(f"{value} is not in the server's domains", f"use an address at {', '.join(domains)}")
+    return address
+
+
+def _valid(inventory: Inventory, people: People, user: User, before: User | None = None) -> User:
+    """The user with clean values; UsageError when an address is taken or outside the domains."""
+    user = replace(user, uid=_checked(user.uid, values.login), name=_checked(user.name, values.text),
+                   mail=_address(inventory, user.mail),
+                   aliases=tuple(sorted({_address(inventory, alias) for alias in user.aliases})))
+    addresses = [user.mail, *user.aliases]
+    if len(set(addresses)) != len(addresses):
+        raise UsageError(f"{user.mail} is both the primary address and an alias")
+    own = people.dn(user.uid)
+    known = {before.mail, *before.aliases} if before else set()
+    for address in set(addresses) - known:
+        taken = [dn for dn in users.owners(people, address) if dn.lower() != own.lower()]
+        if taken:
+            raise UsageError(f"{address} already belongs to {taken[0]}")
+    return user
+
+
+def _given_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        password = sys.stdin.read().removesuffix("\n")
+    elif args.password_file:
+        password = args.password_file.read_text().removesuffix("\n")
+    else:
+        return None
+    if not password:
+        raise UsageError("the password is empty")
+    return password
+
+
+def _password_out(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} exists",
+                         "name a new file: the password is written only to a new one") from None
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    with _people(args) as (_, people):
+        rows = [user.row() for user in users.all_users(people)]
+    console.result(rows, table([{**row, "aliases": ", ".join(row["aliases"])} for row in rows],
+                               [("uid", "uid"), ("name", "name"), ("mail", "mail"), ("aliases", "aliases"),
+                                ("state", "state")]))
+    return ExitStatus.OK
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    with _people(args) as (_, people):
+        row = _existing(people, args.uid).row()
+    console.result(row, "\n".join(f"{key:<8} {', '.join(value) if isinstance(value, list) else value or ''}"
+                                  for key, value in row.items()))
+    return ExitStatus.OK
+
+
+def _add(args: argparse.Namespace, console: Console) -> int:
+    password = _given_password(args)
+    if password is not None and args.password_out:
+        raise UsageError("--password-out is for a generated password")
+    with _people(args) as (inventory, people):
+        if users.get(people, args.uid):
+            raise UsageError(f"a person with the uid {args.uid} exists")
+        user = _valid(inventory, people, User(uid=args.uid, name=args.name, mail=args.mail,
+                                              aliases=tuple(args.alias), phone=args.phone or None))
+        generated = password is None
+        password = password or secrets.password()
+        out = _password_out(args.password_out)  # before the entry: a taken file name changes nothing
+        try:
+            _create(people, user, password)
+        except BaseException:
+            if out is not None:
+                os.close(out)
+                args.password_out.unlink()
+            raise
+    data, text = user.row(), f"added {user.uid} <{user.mail}>"
+    if out is not None:
+        with os.fdopen(out, "w") as file:
+            file.write(password + "\n")
+        data["password_file"] = str(args.password_out)
+        text += f"\nits password is in {args.password_out}"
+    elif generated:
+        data["password"] = password
+        text += f"\npassword (shown once): {password}"
+    console.result(data, text)
+    return ExitStatus.OK
+
+
+def _create(people: People, user: User, password: str) -> None:
+    """The entry with its password, or nothing."""
+    users.add(people, user)
+    try:
+        users.set_password(people, user.uid, password)
+    except BaseException:
+        users.remove(people, user.uid)
+        raise
+
+
+def _set(args: argparse.Namespace, console: Console) -> int:
+    with _people(args) as (inventory, people):
+        before = _existing(people, args.uid)
+        addresses = {_address(inventory, alias) for alias in args.remove_alias}
+        missing = addresses - set(before.aliases)
+        if missing:
+            raise UsageError(f"{sorted(missing)[0]} is not an alias of {before.uid}")
+        aliases = (set(before.aliases) - addresses) | set(args.add_alias)
+        after = replace(before, name=args.name or before.name, mail=args.mail or before.mail,
+                        aliases=tuple(aliases),
+                        phone=before.phone if args.phone is None else args.phone or None)
+        after = _valid(inventory, people, after, before)
+        users.update(people, before, after)
+    console.result(after.row(),
+                   f"changed {after.uid}" if after != before else f"{after.uid}: nothing to change")
+    return ExitStatus.OK
+
+
+def _passwd(args: argparse.Namespace, console: Console) -> int:
+    password = _given_password(args)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to ask for the password",
+                             "give --password-stdin or --password-file")
+        password = getpass.getpass(f"new password for {args.uid}: ")
+        if not password or getpass.getpass("again: ") != password:
+            raise UsageError("the passwords are empty or differ; nothing changed")
+    with _people(args) as (_, people):
+        _existing(people, args.uid)
+        users.set_password(people, args.uid, password)
+    console.result({"uid": args.uid, "password": "changed"}, f"changed the password of {args.uid}")
+    return ExitStatus.OK
+
+
+def _set_disabled(args: argparse.Namespace, console: Console, disabled: bool) -> int:
+    with _people(args) as (_, people):
+        _existing(people, args.uid)
+        users.set_disabled(people, args.uid, disabled)
+        user = _existing(people, args.uid)
+    console.result(user.row(), f"{user.uid} is {user.row()['state']}")
+    return ExitStatus.OK
+
+
+def _disable(args: argparse.Namespace, console: Console) -> int:
+    return _set_disabled(args, console, True)
+
+
+def _enable(args: argparse.Namespace, console: Console) -> int:
+    return _set_disabled(args, console, False)
+
+
+def _remove(args: argparse.Namespace, console: Console) -> int:
+    with _people(args) as (_, people):
+        user = _existing(people, args.uid)
+        users.remove(people, user.uid)
+    domain = user.mail.rpartition("@")[2]
+    mailbox = f"{MAIL_ROOT}/{domain}/{user.mail.rpartition('@')[0]}"
+    console.result({**user.row(), "state": "removed", "mailbox": mailbox},
+                   f"removed {user.uid}; mail to {user.mail} is refused from now on.\n"
+                   f"The mailbox stays on the server in {mailbox}.")
+    return ExitStatus.OK

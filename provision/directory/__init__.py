@@ -1,0 +1,1 @@
+"""The customer's directory (slapd) as provision administers it: connection and people."""
