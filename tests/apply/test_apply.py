@@ -29,7 +29,7 @@ def test_second_apply_changes_nothing(mail_server):
     result = json.loads(again.stdout)
     assert result["status"] == "ok"
     assert result["hosts"]["mail"]["changed"] == 0, result["changed_tasks"]
-    assert mail_server.apply().stdout.rstrip().endswith("nothing to change")
+    assert "\nnothing to change\n" in mail_server.apply().stdout
 
 
 def test_host_is_named(mail_server):

@@ -19,13 +19,14 @@ def _ip(*args: str) -> str:
 
 
 def _traces(name: str) -> dict[str, object]:
-    """What a sandbox can leave behind on the host."""
+    """What a sandbox can leave behind on the host (other sandboxes may come and go meanwhile)."""
     mounts = Path("/proc/mounts").read_text()
     processes = subprocess.run(["pgrep", "-a", "-f", f"--machine={name}"], capture_output=True,
                                text=True).stdout
     return {
-        "netns": sorted(_ip("netns", "list").split()),
-        "links": sorted(line.split(":")[1].strip() for line in _ip("-o", "link").splitlines()),
+        "netns": [ns for ns in _ip("netns", "list").split() if ns == f"provision-{name}"],
+        "links": [link for link in (line.split(":")[1].strip() for line in _ip("-o", "link").splitlines())
+                  if link.split("@")[0] == f"pv-{name}"],
         "mounts": [line for line in mounts.splitlines() if f"/hosts/{name}/" in line],
         "processes": processes.strip(),
     }
