@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from provision.check.context import CheckModule
 from provision.check.dns import caa, dkim, dmarc, dnsbl, dnssec, mta_sts, mx, ptr, spf, tlsrpt
+from provision.check.services import caldav, certificate, imap, ldap, relay, smtp, submission, version
 
 AREAS: dict[str, tuple[CheckModule, ...]] = {
     "dns": tuple(module.MODULE
                  for module in (mx, spf, dkim, dmarc, mta_sts, tlsrpt, ptr, caa, dnssec, dnsbl)),
+    "services": tuple(module.MODULE
+                      for module in (smtp, relay, submission, certificate, version, imap, caldav, ldap)),
 }
 
 
