@@ -97,7 +97,5 @@ def _demo_inventory(console: Console) -> Path:
 
 def _connection_vars(inventory: Inventory) -> dict[str, str]:
     """A sandbox's server is reached with the sandbox's own key and known host key."""
-    if not inventory.settings.sandbox:
-        return {}
-    boxes = [box for box in machine.all_sandboxes() if box.address == inventory.host.address]
-    return access.ansible_connection_vars(boxes[0]) if boxes else {}
+    box = machine.of_inventory(inventory)
+    return access.ansible_connection_vars(box) if box else {}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from provision.console import Console
 from provision.errors import ProvisionError, UsageError
+from provision.inventory.model import Inventory
 from provision.process import alive, run
 from provision.sandbox import access, network, proxy
 from provision.sandbox.image import ensure_image
@@ -83,6 +84,14 @@ def all_sandboxes() -> list[Sandbox]:
     hosts = STATE_DIR / "hosts"
     names = sorted(p.name for p in hosts.iterdir() if (p / "sandbox.json").exists()) if hosts.exists() else []
     return [load(name) for name in names]
+
+
+def of_inventory(inventory: Inventory) -> Sandbox | None:
+    """The sandbox a `provision_sandbox: true` inventory's server runs in, if there is one."""
+    if not inventory.settings.sandbox:
+        return None
+    boxes = [box for box in all_sandboxes() if box.address == inventory.host.address]
+    return boxes[0] if boxes else None
 
 
 @contextmanager
