@@ -15,7 +15,9 @@ from tests.check.zones import SILENT
 from tests.dnsserver import AuthoritativeServer
 
 Cli = Callable[..., Run]
-NO_HTTPS = ("--skip", "dns.mta_sts")  # the CLI fetches policies from port 443, which tests do not serve
+# The CLI fetches MTA-STS policies from port 443, which these tests do not serve; the zones' mail
+# servers do not exist, so the services area (tested against a sandbox elsewhere) is left out too.
+NO_HTTPS = ("--skip", "dns.mta_sts,services")
 
 
 def test_all_ok_exits_0(cli: Cli) -> None:

@@ -18,7 +18,7 @@ Run = Callable[..., list[Check]]
 
 
 def test_a_healthy_domain_passes_every_check(run_checks: Run) -> None:
-    checks = run_checks("good.test")
+    checks = run_checks("good.test", "dns")
     assert [check for check in checks if check.status is not Status.OK] == []
     assert {check.id for check in checks} >= {
         "dns.mx.present", "dns.spf.pass", "dns.dkim.size", "dns.dmarc.policy", "dns.mta_sts.mx",
