@@ -25,15 +25,20 @@ REPORT_FORMATS = {".html": report.html_page, ".htm": report.html_page, ".md": re
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     defaults = Options()
     parser = commands.add_parser(
-        "check", parents=[common], help="check a customer's mail setup (DNS records, block lists)",
-        description="Check mail domains: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, reverse DNS, CAA, DNSSEC "
-                    "and DANE, DNS block lists. Each TARGET is an inventory directory (all its domains, "
-                    "its server's addresses and keys) or a domain. Exit status: 0 all OK, 1 any WARN, "
+        "check", parents=[common], help="check a mail setup: DNS, the services from outside, the host",
+        description="Check mail domains and their servers. dns: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, "
+                    "reverse DNS, CAA, DNSSEC and DANE, DNS block lists. services, from outside: SMTP, "
+                    "STARTTLS, certificates, TLS versions, open relay, AUTH only after TLS, IMAPS, CalDAV, "
+                    "LDAP. host, over SSH (inventories only): services, disk, queue, updates, reboot, "
+                    "certificate files, drift from what apply renders. Each TARGET is an inventory "
+                    "directory (all its domains, its server's addresses and keys) or a domain. "
+                    "Exit status: 0 all OK, 1 any WARN, "
                     "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.",
     )
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory directory or domain")
     parser.add_argument("--only", action="append", default=[], metavar="CHECKS",
-                        help="run only these areas (dns) or checks (dns.spf, dns.spf.pass), comma-separated")
+                        help="run only these areas (dns, services, host) or checks (dns.spf, dns.spf.pass), "
+                             "comma-separated")
     parser.add_argument("--skip", action="append", default=[], metavar="CHECKS",
                         help="leave out these areas or checks, comma-separated")
     parser.add_argument("--nameserver", action="append", default=[], metavar="IP[:PORT]",
@@ -49,9 +54,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("--ca", metavar="DOMAIN",
                         help="CAA issuer domain of the CA in use (default: from the inventory's TLS mode)")
     parser.add_argument("--ca-file", type=Path, metavar="FILE",
-                        help="also trust these CA certificates for HTTPS (MTA-STS policies)")
+                        help="also trust these CA certificates (MTA-STS policies, the services' TLS)")
     parser.add_argument("--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
-                        help="per DNS query or HTTPS request (default: %(default)s)")
+                        help="per DNS query, connection or command (default: %(default)s)")
     parser.add_argument("--report", type=Path, metavar="FILE",
                         help="also write a report for the customer: FILE.html or FILE.md")
     parser.add_argument("--nagios", action="store_true",
