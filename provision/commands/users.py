@@ -7,13 +7,16 @@ read from stdin or a file, or generated and shown once (or written to a new 0600
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from ldap3.core.exceptions import LDAPException
 
@@ -27,6 +30,7 @@ from provision.inventory.load import load
 from provision.inventory.model import Inventory
 
 MAIL_ROOT = "/var/vmail"  # the dovecot role's dovecot_mail_root
+COLUMNS = ("uid", "name", "mail", "aliases", "phone")  # of import and export; aliases space-separated
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -75,6 +79,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     action("enable", _enable, "let a disabled person log in again", person)
     action("remove", _remove, f"remove a person from the directory; the mailbox stays in {MAIL_ROOT}",
            person)
+    onboard = action("import", _import, "add everyone listed in a CSV file who is not there yet", target)
+    onboard.add_argument("file", metavar="CSV", type=Path, help=f"columns: {','.join(COLUMNS)}")
+    onboard.add_argument("--password-out", metavar="FILE", type=Path, required=True,
+                         help="new file (mode 0600) for the generated passwords: uid,mail,password")
+    export = action("export", _export, "print everyone as CSV or JSON (the columns import reads)", target)
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
 
 
 @contextmanager
@@ -138,9 +148,8 @@ def _given_password(args: argparse.Namespace) -> str | None:
     return password
 
 
-def _password_out(path: Path | None) -> int | None:
-    if path is None:
-        return None
+def _private_file(path: Path) -> int:
+    """A new file only its owner reads, for passwords."""
     try:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -176,7 +185,8 @@ def _add(args: argparse.Namespace, console: Console) -> int:
                                               aliases=tuple(args.alias), phone=args.phone or None))
         generated = password is None
         password = password or secrets.password()
-        out = _password_out(args.password_out)  # before the entry: a taken file name changes nothing
+        # Made before the entry: a taken file name changes nothing.
+        out = _private_file(args.password_out) if args.password_out else None
         try:
             _create(people, user, password)
         except BaseException:
@@ -267,4 +277,78 @@ def _remove(args: argparse.Namespace, console: Console) -> int:
     console.result({**user.row(), "state": "removed", "mailbox": mailbox},
                    f"removed {user.uid}; mail to {user.mail} is refused from now on.\n"
                    f"The mailbox stays on the server in {mailbox}.")
+    return ExitStatus.OK
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: spreadsheets write a BOM
+            reader = csv.DictReader(file)
+            missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
+            if missing:
+                raise UsageError(f"{path} has no column {', '.join(missing)}",
+                                 f"its first line names the columns: {','.join(COLUMNS)}")
+            return [{column: (row.get(column) or "").strip() for column in COLUMNS} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+
+
+def _import_row(inventory: Inventory, people: People, row: dict[str, str]) -> tuple[str, str, str | None]:
+    """(status, note, generated password): one row, created whole or not at all."""
+    if row["uid"] and users.get(people, row["uid"]):
+        return "exists", "already in the directory", None
+    try:
+        user = _valid(inventory, people, User(uid=row["uid"], name=row["name"], mail=row["mail"],
+                                              aliases=tuple(row["aliases"].split()),
+                                              phone=row["phone"] or None))
+        password = secrets.password()
+        _create(people, user, password)
+    except UsageError as bad:
+        return "failed", bad.message, None
+    except LDAPException as error:
+        return "failed", f"the directory refused: {error}", None
+    return "created", user.mail, password
+
+
+def _import(args: argparse.Namespace, console: Console) -> int:
+    rows = _read_rows(args.file)
+    if args.password_out.exists():
+        raise UsageError(f"{args.password_out} exists",
+                         "name a new file: the passwords are written only to a new one")
+    report: list[dict[str, object]] = []
+    out: TextIO | None = None  # made with the first password, so a run that creates nobody leaves none
+    with _people(args) as (inventory, people):
+        try:
+            for line, row in enumerate(rows, start=2):
+                status, note, password = _import_row(inventory, people, row)
+                report.append({"line": line, "uid": row["uid"], "status": status, "note": note})
+                if password is not None:
+                    out = out or os.fdopen(_private_file(args.password_out), "w", newline="")
+                    csv.writer(out).writerow([row["uid"], note, password])
+                console.detail(f"line {line}: {row['uid']} {status} {note}")
+        finally:
+            if out is not None:
+                out.close()
+    counts = {status: sum(entry["status"] == status for entry in report)
+              for status in ("created", "exists", "failed")}
+    console.result({"rows": report, **counts},
+                   table(report, [("line", "line"), ("uid", "uid"), ("status", "status"), ("note", "note")])
+                   + f"\n{counts['created']} created, {counts['exists']} already there, "
+                     f"{counts['failed']} failed"
+                   + (f"; passwords in {args.password_out}" if out is not None else ""))
+    return ExitStatus.FAILURE if counts["failed"] else ExitStatus.OK
+
+
+def _export(args: argparse.Namespace, console: Console) -> int:
+    with _people(args) as (_, people):
+        rows = [user.row() for user in users.all_users(people)]
+    if args.format == "json":
+        json.dump(rows, console.out, indent=2, sort_keys=True)
+        console.out.write("\n")
+    else:
+        writer = csv.writer(console.out)
+        writer.writerow([*COLUMNS, "state"])
+        writer.writerows([[*(" ".join(row[column]) if column == "aliases" else row[column] or ""
+                             for column in COLUMNS), row["state"]] for row in rows])
+    console.out.flush()
     return ExitStatus.OK

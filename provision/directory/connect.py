@@ -51,6 +51,7 @@ class _Forwarder:
         return int(self.listener.getsockname()[1])
 
     def start(self) -> None:
+        self.listener.settimeout(0.2)  # accept() wakes up to see `closing`: close() alone does not wake it
         self._spawn(self._accept)
 
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
@@ -62,8 +63,9 @@ class _Forwarder:
         while not self.closing.is_set():
             try:
                 client, peer = self.listener.accept()
-            except OSError:  # the listener was closed
-                return
+            except TimeoutError:
+                continue
+            client.settimeout(None)
             channel = self.transport.open_channel("direct-tcpip", ("127.0.0.1", LDAP_PORT), peer)
             self._spawn(self._pump, client, channel)
 
@@ -80,9 +82,9 @@ class _Forwarder:
 
     def close(self) -> None:
         self.closing.set()
-        self.listener.close()
         for thread in self.threads:
             thread.join(timeout=5)
+        self.listener.close()
 
 
 def _ssh(inventory: Inventory) -> paramiko.SSHClient:

@@ -7,7 +7,9 @@ generated password shown once.
 
 from __future__ import annotations
 
+import csv
 import imaplib
+import io
 import json
 import smtplib
 import subprocess
@@ -42,6 +44,7 @@ class ProcessWatch:
 
     def __init__(self, server: MailServer):
         self.local: list[str] = []
+        self.remote_output = ""
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.remote = subprocess.Popen(
@@ -61,8 +64,8 @@ class ProcessWatch:
             self.stop.set()
             self.thread.join()
             self.remote.terminate()
-            self.local.append(self.remote.communicate(timeout=20)[0])
-        return "".join(self.local)
+            self.remote_output = self.remote.communicate(timeout=20)[0]
+        return "".join(self.local) + self.remote_output
 
 
 @pytest.fixture(scope="module")
@@ -217,9 +220,52 @@ def test_remove_refuses_login_and_mail(mail_server, person):
         assert smtp.rcpt(person["mail"])[0] == 550
 
 
+def test_import_creates_the_good_rows_once_and_reports_the_bad(mail_server, tmp_path):
+    prefix = f"i{uuid.uuid4().hex[:6]}"
+    rows = [[f"{prefix}{n:02}", f"Person {n}", f"{prefix}{n:02}@example.test",
+             f"{prefix}{n:02}-x@example.org", ""] for n in range(30)]
+    rows[5][2] = f"{prefix}05@elsewhere.example"  # outside the domains
+    rows[12][0] = "Not A Uid"
+    rows[20][3] = rows[3][2]  # another row's address
+    sheet = tmp_path / "people.csv"
+    with sheet.open("w", newline="") as file:
+        csv.writer(file).writerows([["uid", "name", "mail", "aliases", "phone"], *rows])
+    good = [row[0] for n, row in enumerate(rows) if n not in (5, 12, 20)]
+    try:
+        first = users(mail_server, "import", str(sheet), "--json", "--password-out", str(tmp_path / "pw1"))
+        assert first.returncode == 1, first.stderr
+        report = json.loads(first.stdout)
+        assert (report["created"], report["exists"], report["failed"]) == (27, 0, 3)
+        assert [entry["line"] for entry in report["rows"] if entry["status"] == "failed"] == [7, 14, 22]
+        assert (tmp_path / "pw1").stat().st_mode & 0o777 == 0o600
+        passwords = list(csv.reader((tmp_path / "pw1").open()))
+        assert [uid for uid, _, _ in passwords] == good
+        PASSWORDS.extend(password for _, _, password in passwords)
+        assert imap_login(mail_server, passwords[0][1], passwords[0][2])
+
+        again = users(mail_server, "import", str(sheet), "--json", "--password-out", str(tmp_path / "pw2"))
+        report = json.loads(again.stdout)
+        assert (again.returncode, report["created"], report["exists"], report["failed"]) == (1, 0, 27, 3)
+        assert not (tmp_path / "pw2").exists()
+
+        exported = users(mail_server, "export", "--format", "csv")
+        assert exported.returncode == 0, exported.stderr
+        listed = {row["uid"]: row for row in csv.DictReader(io.StringIO(exported.stdout))}
+        assert listed[good[1]]["aliases"] == f"{good[1]}-x@example.org"
+        assert set(good) <= set(listed)
+        as_json = json.loads(users(mail_server, "export", "--format", "json").stdout)
+        assert {row["uid"] for row in as_json} == set(listed)
+    finally:
+        # -c: past the entries that were never made
+        mail_server.host.ssh(["ldapdelete", "-c", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///",
+                              *(f"uid={uid},ou=people,dc=example,dc=test" for uid in good)], check=False)
+        assert not [row for row in listing(mail_server) if row["uid"].startswith(prefix)]
+
+
 def test_no_password_in_process_lists_or_output(watch):
     seen = watch.finish()
-    assert "ps -eo args" in seen and "provision users" in seen.replace(" -m provision", " provision")
+    assert "slapd" in watch.remote_output  # the server's process list was read
+    assert "provision users" in seen.replace(" -m provision", " provision")
     for password in PASSWORDS:
         assert password not in seen
         assert not any(password in output for output in OUTPUTS)
