@@ -136,7 +136,8 @@ def set_password(people: People, uid: str, password: str) -> None:
 def set_disabled(people: People, uid: str, disabled: bool) -> None:
     dn = people.dn(uid)
     people.connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword"])
-    current = [_text(value) for value in people.connection.entries[0]["userPassword"].values]
+    found = people.connection.entries[0].entry_attributes_as_dict
+    current = [_text(value) for value in found.get("userPassword", [])]
     if disabled:
         wanted = [value if value.startswith(LOCKED) else LOCKED + value for value in current] or [LOCKED]
     else:

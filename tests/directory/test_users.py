@@ -185,6 +185,14 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(mail_server, person
     assert listing(mail_server) == before
 
 
+@pytest.mark.parametrize("uri", ["ldap://127.0.0.1:389", "ldaps://127.0.0.1:636"])
+def test_direct_ldap_needs_ldaps_and_a_verifiable_certificate(mail_server, uri):
+    done = users(mail_server, "list", "--ldap-uri", uri)
+    assert done.returncode == 2
+    assert "is not an ldaps:// URI" in done.stderr if uri.startswith("ldap:") else \
+        "self-signed certificate cannot be verified" in done.stderr
+
+
 def test_generated_password_is_shown_once_or_written_to_a_new_private_file(mail_server, watch, tmp_path):
     shown, written = f"u{uuid.uuid4().hex[:8]}", f"u{uuid.uuid4().hex[:8]}"
     try:
