@@ -1,10 +1,10 @@
 """host.drift: config files on the server that differ from what `provision apply` would write there.
 
-`provision render` (the render machinery, secrets as <vault_NAME> placeholders) writes the inventory's
-files locally; the server's copies are fetched over the target's SSH connection and compared, a
-placeholder matching any text within its line. Files apply writes only in some setups (ACME's files,
-a smarthost's password map) or never writes as such (the directory's LDIF, fed to ldapmodify) are
-compared only where the server has them.
+`provision render` (the render machinery; secrets as <vault_NAME> placeholders, what only the host
+knows as <host_NAME>) writes the inventory's files locally; the server's copies are fetched over the
+target's SSH connection and compared, a placeholder matching any text within its line. Files apply
+writes only in some setups (ACME's files, a smarthost's password map) or never writes as such (the
+directory's LDIF, fed to ldapmodify) are compared only where the server has them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from provision.check.model import Check, Status
 
 DRIFT = "host.drift"
 FETCH_SECONDS = 8.0  # of the module's time limit, kept for fetching and comparing after the render
-PLACEHOLDER = re.compile(r"<vault_[^<>\s]+>")
+PLACEHOLDER = re.compile(r"<(?:vault|host)_[^<>\s]+>")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def fetch(session: facts.Session, paths: list[PurePosixPath]) -> dict[PurePosixP
 
 
 def matches(rendered: str, actual: str) -> bool:
-    """actual is rendered, each <vault_NAME> placeholder standing for any text within its line."""
+    """actual is rendered, each <vault_NAME> or <host_NAME> placeholder standing for any text in its line."""
     parts = PLACEHOLDER.split(rendered)
     if len(parts) == 1:
         return rendered == actual
