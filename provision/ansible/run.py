@@ -22,6 +22,7 @@ import ansible_runner
 
 from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.console import Console
+from provision.inventory import HOSTS_FILE, vault
 
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
 
@@ -51,6 +52,14 @@ class Playbook:
     limit: str | None = None
     tags: str | None = None
     template_overrides: Path | None = None  # the customer's own templates, laid over ours
+
+    @classmethod
+    def for_inventory(cls, name: str, directory: Path, extravars: dict[str, Any], **options: Any) -> Playbook:
+        """A run against a customer's inventory: its hosts, its vault, its own templates."""
+        # hosts.yml, not the directory: Ansible would read every file in it as an inventory.
+        return cls(name=name, inventories=[directory / HOSTS_FILE], extravars=extravars,
+                   vault_password_file=vault.password_file(directory),
+                   template_overrides=directory / "templates", **options)
 
     def cmdline(self) -> str:
         # Absolute paths: ansible-playbook runs in the project directory, not the caller's.

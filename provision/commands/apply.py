@@ -10,7 +10,7 @@ from pathlib import Path
 from provision.ansible.run import Playbook, run
 from provision.console import Console, table
 from provision.errors import ExitStatus
-from provision.inventory import HOSTS_FILE, vault
+from provision.inventory import HOSTS_FILE
 from provision.inventory.create import create
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
@@ -43,13 +43,9 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
     if args.dir is None:
         args.dir = _demo_inventory(console)
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
-    outcome = run(Playbook(
-        name="site.yml",
-        inventories=[args.dir / HOSTS_FILE],  # not the directory: Ansible would read every file in it
-        extravars={**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
-        vault_password_file=vault.password_file(args.dir),
+    outcome = run(Playbook.for_inventory(
+        "site.yml", args.dir, {**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
-        template_overrides=args.dir / "templates",
     ), console)
     rows = [{"host": host, **counts} for host, counts in outcome.stats.items()]
     changed = sum(row["changed"] for row in rows)
@@ -84,7 +80,7 @@ def _demo_inventory(console: Console) -> Path:
     """The built-in default: the sandbox demo, and an inventory for it made on first use."""
     box = machine.up(DEMO, release="trixie", hostname=f"mail.{DEMO_DOMAIN}", cidr=DEFAULT_NETWORK,
                      console=console)
-    if (DEMO_INVENTORY / "hosts.yml").exists() and load(DEMO_INVENTORY).host.address == box.address:
+    if (DEMO_INVENTORY / HOSTS_FILE).exists() and load(DEMO_INVENTORY).host.address == box.address:
         return DEMO_INVENTORY
     shutil.rmtree(DEMO_INVENTORY, ignore_errors=True)  # made for an earlier demo at another address
     admin = FirstAdmin(uid="admin", name="Administrator", email=f"admin@{DEMO_DOMAIN}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+from provision.ansible import placeholders
 from provision.ansible.run import Playbook, run
 from provision.console import Console
 from provision.errors import ExitStatus, UsageError
-from provision.inventory import HOSTS_FILE, vault
+from provision.inventory import vault
 from provision.inventory.load import load
 
 
@@ -30,13 +30,10 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} exists and is not empty", hint="give a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
-    outcome = run(Playbook(
-        name="render.yml",
-        inventories=[args.dir / HOSTS_FILE],  # not the directory: Ansible would read every file in it
-        extravars={**inventory.settings.ansible_vars(), **placeholders(vault.read(args.dir)),
-                   "provision_render_dir": str(out)},
-        vault_password_file=vault.password_file(args.dir),
-        template_overrides=args.dir / "templates",
+    outcome = run(Playbook.for_inventory(
+        "render.yml", args.dir, {**inventory.settings.ansible_vars(),
+                                 **placeholders.for_secrets(vault.read(args.dir)),
+                                 "provision_render_dir": str(out)},
     ), console)
     files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
     console.result({"status": "failed" if outcome.failed else "ok", "directory": str(out), "files": files,
@@ -44,8 +41,3 @@ def _render(args: argparse.Namespace, console: Console) -> int:
                    "\n".join([*files, f"{len(files)} files in {out}"]) if not outcome.failed else "FAILED")
     return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK
 
-
-def placeholders(secrets: dict[str, Any]) -> dict[str, Any]:
-    """The vault's names with <name> in place of each secret, so nothing secret is written."""
-    return {name: {key: f"<{name}.{key}>" for key in value} if isinstance(value, dict) else f"<{name}>"
-            for name, value in secrets.items()}

@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from provision.ansible.placeholders import PLACEHOLDER
 from provision.check.context import CheckModule, Context
 from provision.check.host import facts, result
 from provision.check.host.ssh import Server, Unreachable
@@ -26,7 +27,6 @@ from provision.check.model import Check, Status
 
 DRIFT = "host.drift"
 FETCH_SECONDS = 8.0  # of the module's time limit, kept for fetching and comparing after the render
-PLACEHOLDER = re.compile(r"<(?:vault|host)_[^<>\s]+>")
 
 
 @dataclass(frozen=True)

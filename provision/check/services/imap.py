@@ -18,7 +18,7 @@ from provision.check.services.net import (
 
 IMAP_TLS = "services.imap.tls"
 FIX_993 = "start Dovecot (systemctl start dovecot), let it listen on 993 and open 993 in the firewall"
-FIX_143 = "set ssl = required and disable_plaintext_auth = yes in Dovecot, or close port 143 in the firewall"
+FIX_143 = "set ssl = required and auth_allow_cleartext = no in Dovecot, or close port 143 in the firewall"
 
 
 def run(context: Context, domain: str) -> list[Check]:
