@@ -132,10 +132,11 @@ def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Con
             _personalise(box, proxy.url(net.gateway))
             net.attach(name, address)
             console.info(f"booting {name} ({hostname}) at {address}")
-            box.pid = _boot(box)
+            nspawn = _boot(box)
+            box.pid = nspawn.pid
             box.save()
             access.write_host_files(box)
-            _wait_until_booted(box, console)
+            _wait_until_booted(box, nspawn, console)
             access.write_shared_files(all_sandboxes())
         except BaseException:
             _teardown(name)
@@ -220,7 +221,7 @@ def _personalise(box: Sandbox, proxy_url: str) -> None:
     access.install_keys(box.directory, root)
 
 
-def _boot(box: Sandbox) -> int:
+def _boot(box: Sandbox) -> subprocess.Popen[bytes]:
     log = open(box.directory / "console.log", "wb")  # noqa: SIM115 - handed to nspawn
     try:
         process = subprocess.Popen(
@@ -236,15 +237,17 @@ def _boot(box: Sandbox) -> int:
         raise ProvisionError("systemd-nspawn is not installed", hint="run ./install.sh as root") from missing
     finally:
         log.close()
-    return process.pid
+    return process
 
 
-def _wait_until_booted(box: Sandbox, console: Console) -> None:
+def _wait_until_booted(box: Sandbox, nspawn: subprocess.Popen[bytes], console: Console) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT
     while not _port_open(box.address, 22):
-        if box.state != "running":
-            raise ProvisionError(f"sandbox {box.name} stopped while booting",
-                                 hint=f"see {box.directory / 'console.log'}")
+        if nspawn.poll() is not None:
+            # The sandbox's files go with the failed up: say what nspawn said now.
+            said = (box.directory / "console.log").read_text(errors="replace").strip().splitlines()
+            raise ProvisionError(f"sandbox {box.name} stopped while booting (systemd-nspawn exit status "
+                                 f"{nspawn.returncode}): " + " / ".join(said[-3:] or ["it said nothing"]))
         if time.monotonic() > deadline:
             raise ProvisionError(f"sandbox {box.name} did not open SSH within {BOOT_TIMEOUT} s")
         time.sleep(0.1)
