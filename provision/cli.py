@@ -12,11 +12,23 @@ import sys
 from collections.abc import Sequence
 
 from provision import __version__
-from provision.commands import apply, archive, check, dns, inventory, render, sandbox, users
+from provision.commands import (
+    apply,
+    archive,
+    check,
+    dns,
+    export,
+    import_,
+    inventory,
+    migrate,
+    render,
+    sandbox,
+    users,
+)
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
-COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, sandbox, users)
+COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, export, import_, migrate, sandbox, users)
 
 EPILOG = """\
 exit status:

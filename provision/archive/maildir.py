@@ -132,10 +132,18 @@ class _HeaderScan:
         self.done = bool(end) or len(self.head) >= HEADER_LIMIT
 
     def message_id(self) -> str | None:
-        if self.head.startswith((b"\n", b"\r\n")):  # no header at all
-            return None
-        found = _MESSAGE_ID.search(self.head)
-        if not found:
-            return None
-        value = b" ".join(found.group(1).split()).decode("utf-8", errors="replace")
-        return value or None
+        return message_id(self.head)
+
+
+def message_id(head: bytes) -> str | None:
+    """The first Message-ID of a message's header (given the header or the whole message), unfolded,
+    whitespace runs made one space, invalid UTF-8 as U+FFFD; None when there is none."""
+    end = re.search(rb"\r?\n\r?\n", head[:HEADER_LIMIT])
+    head = head[: end.start() + 1] if end else head[:HEADER_LIMIT]
+    if head.startswith((b"\n", b"\r\n")):  # no header at all
+        return None
+    found = _MESSAGE_ID.search(head)
+    if not found:
+        return None
+    value = b" ".join(found.group(1).split()).decode("utf-8", errors="replace")
+    return value or None

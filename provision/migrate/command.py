@@ -1,0 +1,261 @@
+"""The export, import and migrate commands: their shared options, how arguments become jobs, and how
+the result is shown (table, --json, --report FILE) and turned into an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from provision.archive import ArchiveError
+from provision.archive.reader import ArchiveReader
+from provision.archive.verify import verify
+from provision.archive.writer import ArchiveWriter
+from provision.console import Console
+from provision.errors import ExitStatus, ProvisionError, UsageError
+from provision.migrate import report as reports
+from provision.migrate.endpoints import (
+    Account,
+    ImapEndpoint,
+    Tls,
+    inventory_endpoint,
+    kind_of,
+    parse_maps,
+    parse_url,
+    read_accounts,
+    select,
+)
+from provision.migrate.imap import Throttle
+from provision.migrate.runner import Job, run
+from provision.migrate.secrets import SecretOptions
+from provision.migrate.sinks import ArchiveSink, ImapSink, NullSink, Sink
+from provision.migrate.sources import ArchiveSource, ImapSource, Source
+from provision.migrate.state import State, default_path
+
+SOURCE_HELP = ("imaps://USER@HOST[:PORT], an accounts file (.csv or .yaml: source, target, password_file, "
+               "oauth2_token_file, target_password_file), or a customer inventory directory (our server, "
+               "mailboxes reached with doveadm over SSH)")
+TARGET_HELP = "imaps://[USER@]HOST[:PORT] or a customer inventory directory"
+
+
+def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
+    parser.add_argument("--dry-run", action="store_true",
+                        help="log in, list and count everything, print the plan and an estimate; change nothing")
+    parser.add_argument("--users", action="append", default=[], metavar="USER[,USER...]",
+                        help="only these source accounts (repeatable)")
+    parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
+                        help="move account OLD to address NEW at the target (repeatable)")
+    parser.add_argument("--workers", type=int, default=4, metavar="N", help="users moved at once (default 4)")
+    parser.add_argument("--ca-file", metavar="FILE", help="also trust this CA (PEM) for IMAP servers")
+    parser.add_argument("--insecure", action="store_true",
+                        help="do not verify IMAP servers' certificates (never over the Internet)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password-file", metavar="FILE", help=f"password of the {secrets_for} account")
+    secret.add_argument("--password-stdin", action="store_true",
+                        help=f"read the {secrets_for} account's password from stdin")
+    secret.add_argument("--oauth2-token-file", metavar="FILE",
+                        help=f"OAuth2 access token for the {secrets_for} account (XOAUTH2); re-read at "
+                             "every login, so a renewed token is picked up")
+    parser.add_argument("--state", metavar="FILE", type=Path, default=None,
+                        help=f"what earlier runs saw (default {default_path()})")
+    parser.add_argument("--report", metavar="FILE.html|FILE.md", type=Path,
+                        help="also write the verification report for the customer")
+
+
+def add_target_secrets(parser: argparse.ArgumentParser) -> None:
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--target-password-file", metavar="FILE", help="password of the target account")
+    secret.add_argument("--target-oauth2-token-file", metavar="FILE", help="OAuth2 token of the target account")
+
+
+def _users(args: argparse.Namespace) -> list[str]:
+    return [user for item in args.users for user in item.split(",") if user]
+
+
+def _tls(args: argparse.Namespace) -> Tls:
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
+    return Tls(args.ca_file, args.insecure)
+
+
+def _secrets(args: argparse.Namespace) -> SecretOptions:
+    return SecretOptions(args.password_file, args.password_stdin, args.oauth2_token_file)
+
+
+def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account], ImapEndpoint]:
+    """The accounts SOURCE names (after --users and --map) and how to open them."""
+    kind, maps, users = kind_of(spec), parse_maps(args.map), _users(args)
+    if kind == "imap":
+        url = parse_url(spec)
+        if not url.user:
+            raise UsageError(f"{spec}: name the account (imaps://USER@HOST) or give an accounts file")
+        accounts = [Account(url.user, url.user, url)]
+        endpoint = ImapEndpoint(_tls(args), _secrets(args), url)
+    elif kind == "accounts":
+        accounts = read_accounts(Path(spec))
+        endpoint = ImapEndpoint(_tls(args), _secrets(args))
+    elif kind == "inventory":
+        if not users:
+            raise UsageError("name the mailboxes to take from our server with --users")
+        accounts = [Account(user, user) for user in users]
+        endpoint = ImapEndpoint(_tls(args), _secrets(args), mailboxes=inventory_endpoint(spec))
+    else:
+        raise UsageError(f"{spec} is an archive: use `provision import` to load it into a server")
+    accounts = select(accounts, users)
+    return [Account(a.source_user, maps.get(a.source_user, a.target_user), a.url, a.password_file,
+                    a.token_file, a.target_password_file) for a in accounts], endpoint
+
+
+def target_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions
+                    ) -> tuple[ImapEndpoint, str | None]:
+    """How to open target accounts, and the single account a URL with a user names."""
+    kind = kind_of(spec)
+    if kind == "imap":
+        url = parse_url(spec)
+        return ImapEndpoint(_tls(args), secrets, url), url.user
+    if kind == "inventory":
+        return ImapEndpoint(_tls(args), secrets, mailboxes=inventory_endpoint(spec)), None
+    raise UsageError(f"{spec}: the target must be an imaps:// URL or an inventory directory")
+
+
+def _single_target(accounts: list[Account], named: str | None, maps: dict[str, str]) -> list[Account]:
+    if named is None:
+        return accounts
+    if len(accounts) != 1:
+        raise UsageError("the target URL names one account, the source has several",
+                         "name only the target server (imaps://HOST) and map addresses in the accounts file")
+    account = accounts[0]
+    target = maps.get(account.source_user, named)
+    return [Account(account.source_user, target, account.url, account.password_file, account.token_file,
+                    account.target_password_file)]
+
+
+def _state(args: argparse.Namespace) -> State:
+    return State(args.state or default_path())
+
+
+def migrate(args: argparse.Namespace, console: Console) -> int:
+    accounts, source = source_accounts(args.source, args)
+    target_secrets = SecretOptions(args.target_password_file, False, args.target_oauth2_token_file)
+    target, named = target_endpoint(args.target, args, target_secrets)
+    accounts = _single_target(accounts, named, parse_maps(args.map))
+    state = _state(args)
+    jobs = [Job(account.source_user, account.target_user, _imap_source(source, account, state),
+                _imap_sink(target, account, state)) for account in accounts]
+    return _finish("migrate", args, console, jobs)
+
+
+def export(args: argparse.Namespace, console: Console) -> int:
+    accounts, source = source_accounts(args.source, args)
+    state = _state(args)
+    writer: ArchiveWriter | None = None
+    if not args.dry_run:
+        kind = args.source if kind_of(args.source) != "imap" else parse_url(args.source).server
+        writer = ArchiveWriter(Path(args.output), {"kind": kind_of(args.source), "from": kind})
+        if writer.resumed:
+            console.info(f"resuming the unfinished export in {args.output}")
+    lock = threading.Lock()
+
+    def sink_for(account: Account) -> Callable[[Throttle], Sink]:
+        def make(_: Throttle) -> Sink:
+            if writer is None:
+                return NullSink()
+            with lock:  # the archive index is shared by the workers
+                user = writer.user(account.target_user)
+            return ArchiveSink(user, f"{account.target_user} in {args.output}")
+        return make
+
+    jobs = [Job(account.source_user, account.target_user, _imap_source(source, account, state),
+                sink_for(account)) for account in accounts]
+    status = _finish("export", args, console, jobs, after=lambda report: _close_archive(writer, report, console))
+    return status
+
+
+def _close_archive(writer: ArchiveWriter | None, report: reports.RunReport, console: Console) -> None:
+    if writer is None:
+        return
+    if report.complete:
+        manifest = writer.finish()
+        console.info(f"archive finished: {manifest.messages} messages, {manifest.bytes} bytes, "
+                     f"{len(manifest.files)} files")
+    else:
+        writer.close()
+        console.warn("the archive is not finished: run the same command again to complete it")
+
+
+def import_(args: argparse.Namespace, console: Console) -> int:
+    archive = Path(args.archive)
+    checked = verify(archive)  # before the target is touched: a damaged archive imports nothing
+    if not checked.sound:
+        lines = [problem.line() for problem in checked.problems[:20]]
+        raise ArchiveDamaged(f"{archive} is damaged ({len(checked.problems)} problems); nothing was imported",
+                             lines)
+    reader = ArchiveReader(archive)
+    names = [user.name for user in reader.users]
+    reader.close()
+    users, maps = _users(args), parse_maps(args.map)
+    unknown = set(users) - set(names)
+    if unknown:
+        raise UsageError(f"the archive has no users {', '.join(sorted(unknown))}")
+    accounts = [Account(name, maps.get(name, name)) for name in names if not users or name in users]
+    target, named = target_endpoint(args.target, args, _secrets(args))
+    accounts = _single_target(accounts, named, maps)
+    state = _state(args)
+
+    def source_for(account: Account) -> Callable[[Throttle], Source]:
+        def make(_: Throttle) -> Source:
+            reader = ArchiveReader(archive)  # one per worker: a tar file is not shared between threads
+            return ArchiveSource(reader, reader.user(account.source_user))
+        return make
+
+    jobs = [Job(account.source_user, account.target_user, source_for(account), _imap_sink(target, account, state))
+            for account in accounts]
+    return _finish("import", args, console, jobs, source_label=str(archive))
+
+
+class ArchiveDamaged(ProvisionError):
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message, "get an intact copy of the archive; `provision archive verify` lists "
+                                  "every problem")
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return [*self.problems, *super().lines()]
+
+
+def _imap_source(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
+    def make(throttle: Throttle) -> Source:
+        return ImapSource(endpoint.account(account.source_user, throttle, account.url, account.password_file,
+                                           account.token_file), state)
+    return make
+
+
+def _imap_sink(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Sink]:
+    def make(throttle: Throttle) -> Sink:
+        return ImapSink(endpoint.account(account.target_user, throttle,
+                                         password_file=account.target_password_file), state)
+    return make
+
+
+def _finish(command: str, args: argparse.Namespace, console: Console, jobs: list[Job],
+            after: Callable[[reports.RunReport], None] | None = None, source_label: str | None = None) -> int:
+    if not jobs:
+        raise UsageError("no accounts to move")
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    target = getattr(args, "output", None) or getattr(args, "target", "")
+    try:
+        report = run(command, source_label or args.source, target, jobs, console, dry_run=args.dry_run,
+                     workers=args.workers)
+    except ArchiveError as bad:
+        raise ProvisionError(str(bad)) from None
+    if after is not None:
+        after(report)
+    console.result(report.data(), reports.text(report))
+    if args.report:
+        reports.write(report, args.report)
+        console.info(f"report written to {args.report}")
+    if args.dry_run:
+        return ExitStatus.OK if not any(user.error for user in report.users) else ExitStatus.FAILURE
+    return ExitStatus.OK if report.complete else ExitStatus.FAILURE

@@ -1,0 +1,59 @@
+"""Passwords and OAuth2 tokens for IMAP accounts: from a file, stdin or a prompt; never from argv."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provision.errors import UsageError
+from provision.migrate.imap import Credentials
+
+
+@dataclass
+class SecretOptions:
+    """How one side's secret is given on the command line."""
+
+    password_file: str | None = None
+    password_stdin: bool = False
+    token_file: str | None = None
+    _stdin: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def for_user(self, user: str, password_file: str | None = None,
+                 token_file: str | None = None) -> Callable[[], Credentials]:
+        """Credentials for user, read when logging in (a per-account file wins over the option)."""
+        password_file = password_file or self.password_file
+        token_file = token_file or self.token_file
+
+        def read() -> Credentials:
+            if token_file:
+                return Credentials(user, token=_first_line(token_file, "OAuth2 token"))
+            if password_file:
+                return Credentials(user, password=_first_line(password_file, "password"))
+            return Credentials(user, password=self._stdin_or_prompt(user))
+        return read
+
+    def _stdin_or_prompt(self, user: str) -> str:
+        with self._lock:
+            if self.password_stdin:
+                if self._stdin is None:
+                    self._stdin = sys.stdin.readline().rstrip("\r\n")
+                return self._stdin
+            if not sys.stdin.isatty():
+                raise UsageError(f"no password for {user}",
+                                 "give --password-file, --password-stdin or --oauth2-token-file")
+            return getpass.getpass(f"password for {user}: ")
+
+
+def _first_line(path: str, what: str) -> str:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as bad:
+        raise UsageError(f"cannot read the {what} file: {bad}") from None
+    if not lines or not lines[0]:
+        raise UsageError(f"{path} holds no {what} on its first line")
+    return lines[0]
