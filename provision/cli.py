@@ -15,6 +15,7 @@ from provision import __version__
 from provision.commands import (
     apply,
     archive,
+    calendars,
     check,
     dns,
     export,
@@ -28,7 +29,8 @@ from provision.commands import (
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
-COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, export, import_, migrate, sandbox, users)
+COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, export, import_, migrate, sandbox, users,
+                  calendars)
 
 EPILOG = """\
 exit status:
