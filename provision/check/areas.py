@@ -8,8 +8,8 @@ from provision.check.host import disk, drift, queue, services, tls, updates
 from provision.check.services import caldav, certificate, imap, ldap, relay, smtp, submission, version
 
 AREAS: dict[str, tuple[CheckModule, ...]] = {
-    "dns": tuple(module.MODULE
-                 for module in (mx, spf, dkim, dmarc, mta_sts, tlsrpt, ptr, caa, dnssec, dnsbl)),
+    "dns": (*(module.MODULE for module in (mx, spf, dkim)), dkim.SERVER_MODULE,
+            *(module.MODULE for module in (dmarc, mta_sts, tlsrpt, ptr, caa, dnssec, dnsbl))),
     "host": (services.MODULE, *disk.MODULES, *queue.MODULES, *updates.MODULES, tls.MODULE, drift.MODULE),
     "services": tuple(module.MODULE
                       for module in (smtp, relay, submission, certificate, version, imap, caldav, ldap)),

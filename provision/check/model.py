@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from provision.inventory.model import Inventory
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -66,6 +68,7 @@ class Target:
     ca: str | None = None  # the CAA issuer domain of the CA in use, "" when no public CA is used
     acme_directory: str | None = None  # asked for its CAA identities when ca is unknown
     acme_ca_file: Path | None = None  # trusted for the ACME directory (a private ACME server)
+    inventory: Inventory | None = None  # an inventory target's, whose server the host area logs in to
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import idna
@@ -77,7 +78,8 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                       dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),
                       ca_file=args.ca_file)
     addresses = tuple(_address(text) for text in args.ip)
-    targets = [_target(text, args, addresses) for text in args.targets]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # each inventory's vault is decrypted by a child process
+        targets = list(pool.map(lambda text: _target(text, args, addresses), args.targets))
     console.detail(f"checking {len(targets)} target(s)")
     reports = runner.run(targets, options, selection)
     if args.report:
@@ -151,8 +153,11 @@ def _target(text: str, args: argparse.Namespace, addresses: tuple) -> Target:
 
 
 def _inventory_target(path: Path, args: argparse.Namespace) -> Target:
-    settings = load(path).settings
-    keys = vault.read(path).get(DKIM_KEYS, {})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        secrets = pool.submit(vault.read, path)
+        inventory = load(path)
+        keys = secrets.result().get(DKIM_KEYS, {})
+    settings = inventory.settings
     addresses = (settings.public_ipv4, *([settings.public_ipv6] if settings.public_ipv6 else []))
     ca = args.ca
     if ca is None and settings.tls_mode is TlsMode.SELF_SIGNED:
@@ -161,4 +166,4 @@ def _inventory_target(path: Path, args: argparse.Namespace) -> Target:
     return Target(str(path), settings.domains, addresses, helo=settings.hostname,
                   dkim_selector=settings.dkim_selector,
                   dkim_records={domain: dkim_record(keys[domain]) for domain in settings.domains},
-                  ca=ca, acme_directory=acme, acme_ca_file=settings.acme_ca_file)
+                  ca=ca, acme_directory=acme, acme_ca_file=settings.acme_ca_file, inventory=inventory)

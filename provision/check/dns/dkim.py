@@ -1,4 +1,8 @@
-"""DKIM key records (RFC 6376 §3.6.1, RFC 8301, RFC 8463): present once, parsing, strong, the server's key."""
+"""DKIM key records (RFC 6376 §3.6.1, RFC 8301, RFC 8463): present once, parsing, strong, the server's key.
+
+dns.dkim.matches compares with the inventory's key; dns.dkim.server, when the inventory's server can
+be logged in to, with the key OpenDKIM really signs with (only its public half leaves the server).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,20 @@ import binascii
 
 import dns.rdatatype
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_der_public_key,
+    load_pem_public_key,
+)
 
 from provision.check.context import CheckModule, Context
 from provision.check.dns import duplicates, parse_tags, result
+from provision.check.host import facts
 from provision.check.model import Check, Status
 from provision.dns.query import txt_strings
 
-KEY, SIZE, MATCHES = "dns.dkim.key", "dns.dkim.size", "dns.dkim.matches"
+KEY, SIZE, MATCHES, SERVER = "dns.dkim.key", "dns.dkim.size", "dns.dkim.matches", "dns.dkim.server"
 MIN_BITS, GOOD_BITS = 1024, 2048  # RFC 8301 §3.2: verifiers refuse under 1024, signers SHOULD use 2048
 
 
@@ -109,4 +119,48 @@ def _matches(domain: str, name: str, published: str, expected: str, publish: str
     return result(MATCHES, Status.OK, f"{domain}: the key at {name} is the inventory's signing key")
 
 
+def run_server(context: Context, domain: str) -> list[Check]:
+    found = facts.quietly(context)
+    if found is None:  # a bare domain, or a server the host area reports unreachable
+        return []
+    key = found.facts.signing_keys.get(domain)
+    apply = f"provision apply {found.server.inventory.directory}"
+    if key is None:
+        return [result(SERVER, Status.CRIT, f"{domain}: OpenDKIM on the server has no signing key for it "
+                       "(KeyTable): its mail goes out unsigned", f"run {apply}")]
+    if key.public_pem is None:
+        return [result(SERVER, Status.UNKNOWN, f"{domain}: {key.problem}",
+                       f"check the key file: {found.server.shell(f'ls -l {key.path}')}, or run {apply}")]
+    signing = load_pem_public_key(key.public_pem.encode())
+    if not isinstance(signing, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        return [result(SERVER, Status.CRIT, f"{domain}: {key.path} is neither an RSA nor an ed25519 key",
+                       f"run {apply}")]
+    name = f"{key.selector}._domainkey.{domain}"
+    publish = f'publish `{name}. 3600 IN TXT "{_record(signing)}"`'
+    texts = [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
+    try:
+        published = [_spki(parse_key(text)[1]) for text in texts]
+    except BadKey as error:
+        return [result(SERVER, Status.CRIT, f"{domain}: the server signs with selector {key.selector}, whose "
+                       f"key at {name} is unusable: {error}", publish)]
+    if published != [_spki(signing)]:
+        what = "no key" if not published else "another key"
+        return [result(SERVER, Status.CRIT, f"{domain}: the server signs with {key.path} (selector "
+                       f"{key.selector}), but {name} publishes {what}: receivers will fail DKIM", publish)]
+    return [result(SERVER, Status.OK, f"{domain}: {name} publishes the key the server signs with")]
+
+
+def _spki(key: rsa.RSAPublicKey | ed25519.Ed25519PublicKey) -> bytes:
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _record(key: rsa.RSAPublicKey | ed25519.Ed25519PublicKey) -> str:
+    """The TXT value for a public key: RSA as SubjectPublicKeyInfo (RFC 6376), ed25519 raw (RFC 8463)."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
+    return f"v=DKIM1; k=rsa; p={base64.b64encode(_spki(key)).decode()}"
+
+
 MODULE = CheckModule("dns.dkim", (KEY, SIZE, MATCHES), run)
+SERVER_MODULE = CheckModule(SERVER, (SERVER,), run_server)

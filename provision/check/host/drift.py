@@ -1,10 +1,10 @@
 """host.drift: config files on the server that differ from what `provision apply` would write there.
 
 `provision render` (the render machinery; secrets as <vault_NAME> placeholders, what only the host
-knows as <host_NAME>) writes the inventory's files locally; the server's copies are fetched over the
-target's SSH connection and compared, a placeholder matching any text within its line. Files apply
-writes only in some setups (ACME's files, a smarthost's password map) or never writes as such (the
-directory's LDIF, fed to ldapmodify) are compared only where the server has them.
+knows as <host_NAME>) gives the inventory's files (rendering, cached); the server's copies are fetched
+over the target's SSH connection in one script and compared, a placeholder matching any text within
+its line. Files apply writes only in some setups (ACME's files, a smarthost's password map) or never
+writes as such (the directory's LDIF, fed to ldapmodify) are compared only where the server has them.
 """
 
 from __future__ import annotations
@@ -13,39 +13,38 @@ import base64
 import binascii
 import re
 import shlex
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+import time
+from pathlib import PurePosixPath
 
 from provision.ansible.placeholders import PLACEHOLDER
 from provision.check.context import CheckModule, Context
 from provision.check.host import facts, result
-from provision.check.host.ssh import Server, Unreachable
+from provision.check.host.rendering import Render, RenderError
+from provision.check.host.ssh import Unreachable, server_of
 from provision.check.model import Check, Status
 
 DRIFT = "host.drift"
 FETCH_SECONDS = 8.0  # of the module's time limit, kept for fetching and comparing after the render
 
 
-@dataclass(frozen=True)
-class Rendered:
-    role: str
-    path: PurePosixPath  # where apply writes it on the server
-    text: str
-
-
 def run(context: Context, domain: str) -> list[Check]:
-    gathered = facts.gather(context, DRIFT)
-    if isinstance(gathered, list):
-        return gathered
-    server = gathered.server
+    started = time.monotonic()
+    server = server_of(context.target)
+    if server is None:
+        return []
+    # Rendering needs no connection: it runs while the facts are gathered, and stops if they cannot be.
+    rendering = Render(server.inventory.directory, server.inventory.host.name)
     try:
-        files = render(server, context.options.check_timeout - FETCH_SECONDS)
+        gathered = facts.gather(context, DRIFT)
+        if isinstance(gathered, list):
+            return gathered
+        left = context.options.check_timeout - FETCH_SECONDS - (time.monotonic() - started)
+        files = rendering.files(max(left, 1.0))
         found = fetch(gathered.session, [file.path for file in files])
     except (RenderError, Unreachable) as error:
         return [result(DRIFT, Status.UNKNOWN, str(error))]
+    finally:
+        rendering.cancel()
     differing = [file for file in files if file.path in found and not matches(file.text, found[file.path])]
     if not differing:
         return [result(DRIFT, Status.OK, f"{len(found)} config file(s) as provision apply writes them")]
@@ -54,30 +53,6 @@ def run(context: Context, domain: str) -> list[Check]:
                    "changed since provision apply: " + ", ".join(str(file.path) for file in differing),
                    f"run provision apply {directory} to undo the change, or keep it by moving it into "
                    + ", ".join(f"{directory}/templates/{file.role}{file.path}.j2" for file in differing))]
-
-
-class RenderError(Exception):
-    pass
-
-
-def render(server: Server, timeout: float) -> list[Rendered]:
-    """What apply would write, rendered by `provision render` in a child process of its own."""
-    inventory = server.inventory
-    with tempfile.TemporaryDirectory(prefix="provision-drift-") as temporary:
-        out = Path(temporary) / "out"
-        try:
-            done = subprocess.run([sys.executable, "-m", "provision", "--json", "render",
-                                   str(inventory.directory), str(out)],
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise RenderError(f"rendering the config files took over {timeout:g} s: give a longer --timeout "
-                              "(a check module may take 12 times it, at least 60 s)") from None
-        if done.returncode != 0:
-            raise RenderError(f"provision render {inventory.directory} failed: {done.stderr.strip()[-300:]}")
-        host = out / inventory.host.name
-        return [Rendered(file.relative_to(host).parts[0],
-                         PurePosixPath("/", *file.relative_to(host).parts[1:]), file.read_text())
-                for file in sorted(host.rglob("*")) if file.is_file()]
 
 
 def fetch(session: facts.Session, paths: list[PurePosixPath]) -> dict[PurePosixPath, str]:

@@ -2,7 +2,8 @@
 
 The script prints sections: `### NAME`, the command's output (stderr too), then `### exit STATUS`.
 The check modules share one Session per target: the first to ask connects and gathers; drift later
-runs its own script over the same connection.
+runs its own script over the same connection. `apt-get -s upgrade` reads every package list (seconds):
+it runs in a second session channel beside the rest, and the outputs are parsed together.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shlex
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -57,6 +59,16 @@ class Queued:
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    """A DKIM key OpenDKIM signs with (its KeyTable), as the public key's PEM made on the server."""
+
+    selector: str
+    path: str
+    public_pem: str | None  # None: the key could not be read; problem says why
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class Facts:
     now: int  # the server's clock, for the queue's ages
     services: dict[str, str]  # unit -> its `systemctl is-active` state
@@ -66,6 +78,7 @@ class Facts:
     security_updates: tuple[str, ...] | None  # packages
     reboot_required: bool
     certificate_expiry: datetime.datetime | None
+    signing_keys: dict[str, SigningKey] = field(default_factory=dict)  # domain -> key
     problems: dict[str, str] = field(default_factory=dict)  # fact -> why it is None
 
 
@@ -75,19 +88,31 @@ def units(server: Server) -> tuple[str, ...]:
     return ("nftables", "slapd", "opendkim", "postfix", "dovecot", *acme)
 
 
+PRELUDE = """export LC_ALL=C
+run() { echo "### $1"; shift; "$@" 2>&1; echo "### exit $?"; }
+"""
+UPDATES_SCRIPT = PRELUDE + "run updates apt-get -s -o Debug::NoLocking=true upgrade\n"
+# Each KeyTable line is "NAME DOMAIN:SELECTOR:KEYFILE"; only the public half leaves the server.
+SIGNING_KEYS = """table=$(awk '$1 == "KeyTable" { print $2 }' /etc/opendkim.conf 2>/dev/null)
+[ -n "$table" ] && grep -v '^[[:space:]]*#' "${table#file:}" | while read -r name spec; do
+    [ -n "$spec" ] || continue
+    rest=${spec#*:}
+    run "dkim ${spec%%:*} ${rest%%:*} ${spec##*:}" openssl pkey -in "${spec##*:}" -pubout
+done
+"""
+
+
 def script(unit_names: tuple[str, ...]) -> str:
+    """Everything but the updates (UPDATES_SCRIPT), which run beside it."""
     mounts = " ".join(MOUNTS)
-    return f"""export LC_ALL=C
-run() {{ echo "### $1"; shift; "$@" 2>&1; echo "### exit $?"; }}
-run now date +%s
+    return PRELUDE + f"""run now date +%s
 run services systemctl is-active {shlex.join(unit_names)}
 run disk df -P -k {mounts}
 run inodes df -P -i {mounts}
 run queue postqueue -j
-run updates apt-get -s -o Debug::NoLocking=true upgrade
 run reboot test -e /var/run/reboot-required
 run certificate cat {CERTIFICATE}
-"""
+""" + SIGNING_KEYS
 
 
 def parse(output: str, unit_names: tuple[str, ...]) -> Facts:
@@ -115,6 +140,7 @@ def parse(output: str, unit_names: tuple[str, ...]) -> Facts:
         security_updates=fact("updates", parse_security_updates),
         reboot_required=sections.get("reboot", Section((), 1)).status == 0,
         certificate_expiry=fact("certificate", parse_certificate),
+        signing_keys=parse_signing_keys(sections),
         problems=problems,
     )
 
@@ -177,6 +203,22 @@ def parse_security_updates(section: Section) -> tuple[str, ...]:
     return tuple(words[1] for words in installs if any("-security" in word for word in words[2:]))
 
 
+def parse_signing_keys(sections: dict[str, Section]) -> dict[str, SigningKey]:
+    """The sections named "dkim DOMAIN SELECTOR KEYFILE": openssl's public key PEM, or its complaint."""
+    keys = {}
+    for name, section in sections.items():
+        words = name.split(" ", 3)
+        if words[0] != "dkim" or len(words) != 4:
+            continue
+        _, domain, selector, path = words
+        if section.status == 0 and "-----BEGIN PUBLIC KEY-----" in section.text:
+            keys[domain] = SigningKey(selector, path, section.text)
+        else:
+            keys[domain] = SigningKey(selector, path, None,
+                                      f"openssl cannot read {path}: {section.text[:200]}")
+    return keys
+
+
 def parse_certificate(section: Section) -> datetime.datetime:
     """The expiry of the first certificate in the file: the server's own, before its CA chain."""
     if section.status != 0:
@@ -223,18 +265,11 @@ def gather(context: Context, check_id: str) -> Found | list[Check]:
     A bare domain has no server: nothing. An unreachable server: one UNKNOWN for the whole area,
     given to the first module that asks; the others report nothing.
     """
-    with _sessions_lock:
-        session = _sessions.get(context)
-        if session is None:
-            session = _sessions[context] = Session(server_of(context.target))
+    session = _session(context)
     if session.server is None:
         return []
     with session.lock:
-        if session.facts is None and session.failure is None:
-            try:
-                session.facts = _gather(session, session.server, context.options.timeout)
-            except Unreachable as error:
-                session.failure = error
+        _connect(session, session.server, context)
         if session.facts is not None:
             return Found(session.server, session.facts, session)
         if session.failure_reported:
@@ -246,10 +281,40 @@ def gather(context: Context, check_id: str) -> Found | list[Check]:
                   f"{session.server.login}: {failure}; the other host checks were skipped", failure.fix)]
 
 
+def quietly(context: Context) -> Found | None:
+    """The target's server and facts for checks of other areas; None where gather() has to say why."""
+    session = _session(context)
+    if session.server is None:
+        return None
+    with session.lock:
+        _connect(session, session.server, context)
+        return Found(session.server, session.facts, session) if session.facts is not None else None
+
+
+def _session(context: Context) -> Session:
+    with _sessions_lock:
+        session = _sessions.get(context)
+        if session is None:
+            session = _sessions[context] = Session(server_of(context.target))
+        return session
+
+
+def _connect(session: Session, server: Server, context: Context) -> None:
+    """Gather the facts once, or note why that failed (the caller holds the session's lock)."""
+    if session.facts is None and session.failure is None:
+        try:
+            session.facts = _gather(session, server, context.options.timeout)
+        except Unreachable as error:
+            session.failure = error
+
+
 def _gather(session: Session, server: Server, timeout: float) -> Facts:
     client = connect(server, timeout)
     session.client = client
     # Closed when the runner lets go of the target's context: drift may still need the connection.
     weakref.finalize(session, client.close)
     unit_names = units(server)
-    return parse(execute(client, script(unit_names), COMMAND_TIMEOUT), unit_names)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        updates = pool.submit(execute, client, UPDATES_SCRIPT, COMMAND_TIMEOUT)
+        output = execute(client, script(unit_names), COMMAND_TIMEOUT)
+        return parse(output + updates.result(), unit_names)

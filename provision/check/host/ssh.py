@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 
 import paramiko
 
 from provision.check.model import Target
-from provision.inventory import HOSTS_FILE
-from provision.inventory.load import load
 from provision.inventory.model import Inventory
 from provision.sandbox import machine
 
@@ -46,12 +43,9 @@ class Server:
 
 def server_of(target: Target) -> Server | None:
     """The server of an inventory target; None for a bare domain, which has no SSH login."""
-    # An inventory target is named by its directory (provision.commands.check).
-    directory = Path(target.name)
-    if not (directory / HOSTS_FILE).is_file():
+    if target.inventory is None:
         return None
-    inventory = load(directory)
-    return Server(inventory, machine.of_inventory(inventory))
+    return Server(target.inventory, machine.of_inventory(target.inventory))
 
 
 class _UnknownHostKey(Exception):
