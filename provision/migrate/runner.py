@@ -78,8 +78,8 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
         if progress is not None:
             console.detail(f"{job.user}: done")
     except AccountError as error:
-        report.error = error.message
-        console.warn(f"{job.user}: {error.message}")
+        report.error = error.message + (f" ({error.hint})" if error.hint else "")
+        console.warn(report.error)
     except CUT as error:
         report.error = f"the connection failed {RETRIES} times: {error}"
         console.warn(f"{job.user}: {report.error}")

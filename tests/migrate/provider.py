@@ -1,0 +1,109 @@
+"""A "provider" for migration tests: plain Debian Dovecot with Maildir on a sandbox, configured here over
+SSH (not by the playbooks), users in a passwd-file, TLS from a test CA the client must be told to trust."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from provision.sandbox import access
+
+CONFIG = """\
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+protocols = imap
+listen = *
+ssl = required
+ssl_server_cert_file = /etc/dovecot/provider.crt
+ssl_server_key_file = /etc/dovecot/provider.key
+auth_mechanisms = plain
+log_path = syslog
+mail_driver = maildir
+mail_path = ~/Maildir
+mail_home = /srv/mail/%{user}
+mail_uid = vmail
+mail_gid = vmail
+first_valid_uid = 5000
+mail_max_userip_connections = 50
+passdb passwd-file {
+  passwd_file_path = /etc/dovecot/users
+}
+userdb static {
+  fields {
+    uid = vmail
+    gid = vmail
+    home = /srv/mail/%{user}
+  }
+}
+namespace inbox {
+  inbox = yes
+  separator = .
+  prefix = INBOX.
+}
+service imap-login {
+  inet_listener imaps {
+    port = 993
+    ssl = yes
+  }
+}
+"""
+
+SETUP = """set -e
+export DEBIAN_FRONTEND=noninteractive
+command -v /usr/sbin/dovecot >/dev/null || apt-get install -y -q dovecot-imapd >/tmp/apt.log 2>&1
+id vmail >/dev/null 2>&1 || useradd --system --uid 5000 --home /srv/mail --shell /usr/sbin/nologin vmail
+mkdir -p /srv/mail && chown vmail:vmail /srv/mail
+"""
+
+
+@dataclass
+class Provider:
+    name: str
+    address: str
+    ca_file: Path
+    passwords: dict[str, str]
+
+    def url(self, user: str) -> str:
+        return f"imaps://{user}@{self.address}"
+
+    def ssh(self, script: str, input: str | None = None) -> str:
+        done = access.ssh(self.name, ["sh", "-c", script], input=input, timeout=600, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"{script[:60]!r} failed on {self.name}: {done.stderr}{done.stdout}")
+        return done.stdout
+
+
+def make_ca(directory: Path, address: str) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for the sandbox's address: (ca, cert, key)."""
+    ca_key, ca, key, csr, cert = (directory / name for name in ("ca.key", "ca.crt", "server.key", "server.csr",
+                                                                  "server.crt"))
+    run = lambda *argv: subprocess.run(argv, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=provision test provider CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={address}")
+    extensions = directory / "san.ext"
+    extensions.write_text(f"subjectAltName=IP:{address}\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "2", "-extfile", str(extensions))
+    return ca, cert, key
+
+
+def configure(name: str, address: str, directory: Path, passwords: dict[str, str]) -> Provider:
+    """Install and configure Dovecot on the sandbox `name`; returns how to reach it."""
+    ca, cert, key = make_ca(directory, address)
+    provider = Provider(name, address, ca, passwords)
+    provider.ssh(SETUP)
+    provider.ssh("cat > /etc/dovecot/dovecot.conf", CONFIG)
+    provider.ssh("cat > /etc/dovecot/provider.crt", cert.read_text())
+    provider.ssh("umask 077; cat > /etc/dovecot/provider.key", key.read_text())
+    set_users(provider, passwords)
+    provider.ssh("systemctl restart dovecot && systemctl is-active dovecot")
+    return provider
+
+
+def set_users(provider: Provider, passwords: dict[str, str]) -> None:
+    provider.passwords = dict(passwords)
+    lines = "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in passwords.items())
+    provider.ssh("umask 027; cat > /etc/dovecot/users; chgrp dovecot /etc/dovecot/users", lines)
