@@ -41,7 +41,8 @@ TARGET_HELP = "imaps://[USER@]HOST[:PORT] or a customer inventory directory"
 
 def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
     parser.add_argument("--dry-run", action="store_true",
-                        help="log in, list and count everything, print the plan and an estimate; change nothing")
+                        help="log in, list and count everything, print the plan and an estimate; "
+                             "change nothing")
     parser.add_argument("--users", action="append", default=[], metavar="USER[,USER...]",
                         help="only these source accounts (repeatable)")
     parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
@@ -66,7 +67,8 @@ def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
 def add_target_secrets(parser: argparse.ArgumentParser) -> None:
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("--target-password-file", metavar="FILE", help="password of the target account")
-    secret.add_argument("--target-oauth2-token-file", metavar="FILE", help="OAuth2 token of the target account")
+    secret.add_argument("--target-oauth2-token-file", metavar="FILE",
+                        help="OAuth2 token of the target account")
 
 
 def _users(args: argparse.Namespace) -> list[str]:
@@ -168,8 +170,8 @@ def export(args: argparse.Namespace, console: Console) -> int:
 
     jobs = [Job(account.source_user, account.target_user, _imap_source(source, account, state),
                 sink_for(account)) for account in accounts]
-    status = _finish("export", args, console, jobs, after=lambda report: _close_archive(writer, report, console))
-    return status
+    return _finish("export", args, console, jobs,
+                   after=lambda report: _close_archive(writer, report, console))
 
 
 def _close_archive(writer: ArchiveWriter | None, report: reports.RunReport, console: Console) -> None:
@@ -209,8 +211,8 @@ def import_(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSource(reader, reader.user(account.source_user))
         return make
 
-    jobs = [Job(account.source_user, account.target_user, source_for(account), _imap_sink(target, account, state))
-            for account in accounts]
+    jobs = [Job(account.source_user, account.target_user, source_for(account),
+                _imap_sink(target, account, state)) for account in accounts]
     return _finish("import", args, console, jobs, source_label=str(archive))
 
 

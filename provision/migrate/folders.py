@@ -30,7 +30,8 @@ LOCALIZED = {
     "\\Archive": ["Archive", "Archiv", "Archives", "Archivio", "Archivo"],
 }
 _BY_NAME = {name.casefold(): role for role, names in LOCALIZED.items() for name in names}
-GMAIL_VIRTUAL_NAMES = {"[gmail]/all mail", "[gmail]/starred", "[gmail]/important", "[google mail]/alle nachrichten"}
+GMAIL_VIRTUAL_NAMES = {"[gmail]/all mail", "[gmail]/starred", "[gmail]/important",
+                       "[google mail]/alle nachrichten"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def plain_name(listed: Listed, prefix: str) -> str:
     if prefix and text.startswith(prefix) and text.upper() != "INBOX":
         text = text[len(prefix):]
     delimiter = listed.delimiter or "/"
-    parts = [part.replace("/", "_") for part in text.split(delimiter)] if delimiter != "/" else text.split("/")
+    parts = text.split(delimiter)
+    if delimiter != "/":
+        parts = [part.replace("/", "_") for part in parts]
     parts = [part for part in parts if part] or ["INBOX"]
     if parts[0].upper() == "INBOX":
         parts[0] = "INBOX"

@@ -4,6 +4,7 @@ with their roles, list a folder's messages cheaply, fetch bodies in batches, app
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
 import ssl
@@ -22,6 +23,7 @@ LISTING_BATCH = 2000  # UIDs per listing FETCH: bounded answers for folders of a
 THROTTLE_WORDS = re.compile(rb"throttl|suggested backoff|\[LIMIT\]|\[UNAVAILABLE\]|too many|try again", re.I)
 BACKOFF = re.compile(rb"Suggested Backoff Time:\s*(\d+)", re.I)
 MAX_WAIT = 600.0
+_ATOM = re.compile(r"[^\x00-\x20\x7f()\\{%*\"\]]+")  # an IMAP keyword (RFC 3501 flag-keyword)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -137,10 +139,8 @@ class ImapAccount:
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(OSError, imaplib.IMAP4.error, EOFError):
                 self.conn.logout()
-            except (OSError, imaplib.IMAP4.error, EOFError):
-                pass
             self.conn = None
 
     def reopen(self) -> None:
@@ -153,7 +153,7 @@ class ImapAccount:
         while True:
             assert self.conn is not None
             typ, data = getattr(self.conn, name)(*args)
-            answer = b" ".join(item for item in data if isinstance(item, bytes))
+            answer = _bytes(data)
             if typ == "NO" and THROTTLE_WORDS.search(answer):
                 self.throttle.wait(self.label, answer)
                 continue
@@ -192,10 +192,11 @@ class ImapAccount:
 
     def create(self, wire_name: str) -> None:
         typ, data = self._run("create", wire.quote(wire_name))
-        if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(item for item in data if isinstance(item, bytes)):
-            # Some servers say NO without the response code when it exists: look before failing.
-            if wire_name not in {listed.wire for listed in self.folders()}:
-                raise AccountError(f"{self.label}: cannot create folder {wire_name}: {_text(data)}")
+        # Some servers say NO without the ALREADYEXISTS code when it exists: look before failing.
+        exists = typ != "OK" and (b"ALREADYEXISTS" in _bytes(data)
+                                  or wire_name in {listed.wire for listed in self.folders()})
+        if typ != "OK" and not exists:
+            raise AccountError(f"{self.label}: cannot create folder {wire_name}: {_text(data)}")
         self._run("subscribe", wire.quote(wire_name))
 
     # -- messages -----------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ class ImapAccount:
             conn.tagged_commands[tag] = None
             conn.send(b"".join(parts))
             typ, answer = conn._command_complete("APPEND", tag)
-            text = b" ".join(item for item in answer if isinstance(item, bytes))
+            text = _bytes(answer)
             if typ == "NO" and THROTTLE_WORDS.search(text):
                 self.throttle.wait(self.label, text)
                 continue
@@ -277,7 +278,7 @@ def uid_set(uids: list[int]) -> str:
 
 
 def _appended_uids(answer: list[Any], count: int) -> list[int | None]:
-    found = re.search(rb"\[APPENDUID \d+ ([\d:,]+)\]", b" ".join(item for item in answer if isinstance(item, bytes)))
+    found = re.search(rb"\[APPENDUID \d+ ([\d:,]+)\]", _bytes(answer))
     if not found:
         return [None] * count
     uids: list[int | None] = []
@@ -290,7 +291,7 @@ def _appended_uids(answer: list[Any], count: int) -> list[int | None]:
 def _meta(item: dict[str, Any]) -> Meta:
     flags = [str(flag) for flag in item.get("FLAGS") or []]
     system = [flag for flag in flags if flag.startswith("\\")]
-    keywords = [flag for flag in flags if not flag.startswith("\\") and re.fullmatch(r"[^\x00-\x20\x7f()\\{%*\"\]]+", flag)]
+    keywords = [flag for flag in flags if not flag.startswith("\\") and _ATOM.fullmatch(flag)]
     header = next((value for key, value in item.items() if key.startswith("BODY[HEADER")), None)
     return Meta(
         uid=int(item["UID"]), size=int(item.get("RFC822.SIZE") or 0),
@@ -307,7 +308,8 @@ _SYSTEM = {flag.lower() for flag in maildir.FLAG_LETTERS}
 def parse_date(text: str) -> datetime:
     """An IMAP INTERNALDATE ("26-Mar-2023 01:59:59 -0530"), offset kept; month names are English."""
     day, month, rest = text.strip().split("-", 2)
-    return datetime.strptime(f"{day.zfill(2)}-{_MONTHS.index(month.title()) + 1:02d}-{rest}", "%d-%m-%Y %H:%M:%S %z")
+    number = _MONTHS.index(month.title()) + 1
+    return datetime.strptime(f"{day.zfill(2)}-{number:02d}-{rest}", "%d-%m-%Y %H:%M:%S %z")
 
 
 def _date(meta: Meta) -> str:
@@ -317,6 +319,10 @@ def _date(meta: Meta) -> str:
 
 def _flag_list(meta: Meta) -> str:
     return "(" + " ".join([*meta.flags, *meta.keywords]) + ")"
+
+
+def _bytes(data: list[Any]) -> bytes:
+    return b" ".join(item for item in data if isinstance(item, bytes))
 
 
 def _text(data: list[Any]) -> str:

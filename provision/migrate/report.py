@@ -65,9 +65,9 @@ class RunReport:
                 "failed_users": [user.user for user in self.users if user.error]}
 
 
-COLUMNS = [("user", "user"), ("folder", "folder"), ("source", "source msgs"), ("source_bytes", "source bytes"),
-           ("target", "target msgs"), ("target_bytes", "target bytes"), ("copied", "copied"),
-           ("skipped", "already there"), ("missing", "missing")]
+COLUMNS = [("user", "user"), ("folder", "folder"), ("source", "source msgs"),
+           ("source_bytes", "source bytes"), ("target", "target msgs"), ("target_bytes", "target bytes"),
+           ("copied", "copied"), ("skipped", "already there"), ("missing", "missing")]
 PLAN_COLUMNS = [("user", "user"), ("folder", "folder"), ("source", "messages"), ("source_bytes", "bytes"),
                 ("target", "at target"), ("copied", "to copy"), ("copied_bytes", "bytes to copy")]
 
@@ -93,7 +93,8 @@ def text(report: RunReport) -> str:
             for message_id in folder.missing[:MISSING_SHOWN]:
                 lines.append(f"missing: {user.user} {folder.folder}: {message_id}")
             if len(folder.missing) > MISSING_SHOWN:
-                lines.append(f"missing: {user.user} {folder.folder}: … and {len(folder.missing) - MISSING_SHOWN} more")
+                more = len(folder.missing) - MISSING_SHOWN
+                lines.append(f"missing: {user.user} {folder.folder}: … and {more} more")
         if user.throttled:
             lines.append(f"{user.user}: the servers throttled {user.throttled} times "
                          f"({user.throttled_seconds:.0f} s of waiting)")
@@ -107,15 +108,17 @@ def summary(report: RunReport) -> str:
     if report.dry_run:
         count = sum(user.total("copied") for user in report.users)
         size = sum(user.total("copied_bytes") for user in report.users)
-        estimate = f", about {_duration(report.estimate_seconds or 0)}" if report.estimate_seconds is not None else ""
+        estimate = "" if report.estimate_seconds is None else f", about {_duration(report.estimate_seconds)}"
         return (f"plan: {count} messages ({_mb(size)}) to copy for {users - len(failed)} of {users} users"
                 f"{estimate}; nothing was changed")
     copied = sum(user.total("copied") for user in report.users)
     size = sum(user.total("copied_bytes") for user in report.users)
     missing = sum(user.missing for user in report.users)
     verdict = "complete: every source message is at the target" if report.complete else (
-        f"INCOMPLETE: {missing} messages missing" + (f", users failed: {', '.join(failed)}" if failed else ""))
-    return f"{report.command}: copied {copied} messages ({_mb(size)}) in {_duration(report.seconds)}; {verdict}"
+        f"INCOMPLETE: {missing} messages missing"
+        + (f", users failed: {', '.join(failed)}" if failed else ""))
+    took = _duration(report.seconds)
+    return f"{report.command}: copied {copied} messages ({_mb(size)}) in {took}; {verdict}"
 
 
 def _mb(size: int) -> str:
@@ -123,7 +126,7 @@ def _mb(size: int) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -135,7 +138,8 @@ def markdown(report: RunReport) -> str:
              "| " + " | ".join(heading for _, heading in columns) + " |",
              "|" + "---|" * len(columns)]
     for row in _rows(report):
-        lines.append("| " + " | ".join(str(row.get(key, "")).replace("|", "\\|") for key, _ in columns) + " |")
+        cells = (str(row.get(key, "")).replace("|", "\\|") for key, _ in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     missing = [(user.user, folder.folder, item) for user in report.users for folder in user.folders
                for item in folder.missing]
     if missing:
@@ -156,8 +160,9 @@ def html_page(report: RunReport) -> str:
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
             "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
             "td,th{border:1px solid #999;padding:2px 6px;text-align:right}</style></head><body>\n"
-            f"<h1>{title}</h1>\n<p>Run: provision {html.escape(report.command)}, {html.escape(report.started)} "
-            f"to {html.escape(report.finished)}.</p>\n<p><strong>{html.escape(summary(report))}</strong></p>\n"
+            f"<h1>{title}</h1>\n<p>Run: provision {html.escape(report.command)}, "
+            f"{html.escape(report.started)} to {html.escape(report.finished)}.</p>\n"
+            f"<p><strong>{html.escape(summary(report))}</strong></p>\n"
             f"<table><tr>{head}</tr>\n{body}</table>\n"
             + (f"<h2>Missing messages</h2>\n<table><tr><th>user</th><th>folder</th><th>Message-ID</th></tr>\n"
                f"{missing}</table>\n" if missing else "")

@@ -45,8 +45,8 @@ def run(command: str, source: str, target: str, jobs: list[Job], console: Consol
     plans = _parallel(jobs, workers, lambda job: _user(job, console, None))
     todo_messages = sum(plan.total("copied") for plan in plans)
     todo_bytes = sum(plan.total("copied_bytes") for plan in plans)
-    report.estimate_seconds = (todo_bytes / PLAN_BYTES_PER_SECOND + todo_messages / PLAN_MESSAGES_PER_SECOND) / max(
-        1, min(workers, len(jobs)))
+    alone = todo_bytes / PLAN_BYTES_PER_SECOND + todo_messages / PLAN_MESSAGES_PER_SECOND
+    report.estimate_seconds = alone / max(1, min(workers, len(jobs)))
     if dry_run:
         report.users = plans
     else:

@@ -174,8 +174,8 @@ class ArchiveSinkFolder:
 
     def append(self, batch: list[tuple[Meta, bytes, Known]]) -> None:
         for meta, data, known in batch:
-            record = self.user.add_message(self.name, [data], internaldate=meta.internaldate, flags=meta.flags,
-                                           keywords=meta.keywords, source_uid=meta.uid)
+            record = self.user.add_message(self.name, [data], internaldate=meta.internaldate,
+                                           flags=meta.flags, keywords=meta.keywords, source_uid=meta.uid)
             if record is not None:
                 self.held.messages += 1
                 self.held.bytes += record.size

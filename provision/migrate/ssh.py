@@ -61,8 +61,8 @@ class ServerMailboxes:
             transport = self._client.get_transport() if self._client else None
             if transport is None or not transport.is_active():
                 try:
-                    self._client = ssh.connect(ssh.Server(self.inventory, machine.of_inventory(self.inventory)),
-                                               TIMEOUT)
+                    server = ssh.Server(self.inventory, machine.of_inventory(self.inventory))
+                    self._client = ssh.connect(server, TIMEOUT)
                 except Unreachable as bad:
                     raise AccountError(str(bad), bad.fix) from None
                 transport = self._client.get_transport()

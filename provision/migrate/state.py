@@ -55,7 +55,8 @@ class State:
 
     def known(self, account: str, folder: str, uidvalidity: int) -> dict[int, Known]:
         rows = self._db().execute(
-            "SELECT uid, sha256, size, message_id FROM message WHERE account=? AND folder=? AND uidvalidity=?",
+            "SELECT uid, sha256, size, message_id FROM message"
+            " WHERE account=? AND folder=? AND uidvalidity=?",
             (account, folder, uidvalidity))
         return {uid: Known(sha, size, message_id) for uid, sha, size, message_id in rows}
 

@@ -9,7 +9,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-_TOKEN = re.compile(rb'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\+?\}$|([^\s()"\[\]]+(?:\[[^\]]*\](?:<[\d.]+>)?)?))')
+# ( ) "quoted" {literal}$ or an atom, which may carry a [section] with spaces and a <partial>
+_TOKEN = re.compile(rb'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\+?\}$'
+                    rb'|([^\s()"\[\]]+(?:\[[^\]]*\](?:<[\d.]+>)?)?))')
 
 
 def tokens(data: list[Any]) -> Iterator[Any]:

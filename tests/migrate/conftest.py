@@ -38,8 +38,9 @@ class Seeded:
         return self.provider.url(self.user(name))
 
     def snapshot(self, name: str):
-        conn = corpus.connect(self.provider.address, self.user(name), self.provider.passwords[self.user(name)],
-                              str(self.provider.ca_file))
+        user = self.user(name)
+        provider = self.provider
+        conn = corpus.connect(provider.address, user, provider.passwords[user], str(provider.ca_file))
         try:
             return corpus.snapshot(conn)
         finally:
@@ -55,7 +56,8 @@ def provider(tmp_path_factory) -> Iterator[Seeded]:
         seeded = Seeded(configure(host.name, host.address, directory, passwords), {}, directory)
         for name, count in SEEDED.items():
             # dave's mailbox has bigger messages: a copy of it takes long enough to be killed half-way
-            mail = corpus.messages(seeded.user(name), count, max_size=(3 if name == "dave" else 2) * 1024 * 1024)
+            largest = (3 if name == "dave" else 2) * 1024 * 1024
+            mail = corpus.messages(seeded.user(name), count, max_size=largest)
             conn = corpus.connect(host.address, seeded.user(name), passwords[seeded.user(name)],
                                   str(seeded.provider.ca_file))
             corpus.seed(conn, mail)

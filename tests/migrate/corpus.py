@@ -59,7 +59,8 @@ def messages(user: str, count: int, seed: int = 1, max_size: int = 2 * 1024 * 10
         size = 1024 if number % 7 else int(rng.uniform(1024, max_size))
         date = (start + timedelta(minutes=rng.randrange(2_000_000))).astimezone(
             timezone(timedelta(hours=rng.choice([-5, 0, 1, 2]))))
-        header = (f"Message-ID: <{number}.{seed}.{hashlib.md5(user.encode()).hexdigest()[:8]}@provider.test>\r\n"
+        tag = hashlib.md5(user.encode()).hexdigest()[:8]
+        header = (f"Message-ID: <{number}.{seed}.{tag}@provider.test>\r\n"
                   f"From: Kollege {number} <k{number}@example.org>\r\nTo: {user}\r\n"
                   f"Subject: Nachricht {number}\r\nDate: {date.strftime('%a, %d %b %Y %H:%M:%S %z')}\r\n"
                   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -78,9 +79,10 @@ def odd_ones(user: str) -> list[Message]:
     return [
         Message("INBOX", "Subject: Grüße aus Köln\r\nMessage-Id:\r\n <eight@exämple.com>\r\n\r\nÄÖÜ\r\n"
                 .encode("latin-1"), ("\\Seen", "\\Answered"), ("$Forwarded",), date),
-        Message("Sent", b"this line has no colon\r\nMessage-ID:<bad@x>\r\nSubject: \xff\xfe broken\r\n\r\nbody\r\n",
-                ("\\Seen",), (), date),
-        Message("Drafts", f"Subject: no id here\r\nTo: {user}\r\n\r\ndraft\r\n".encode(), ("\\Draft",), (), date),
+        Message("Sent", b"this line has no colon\r\nMessage-ID:<bad@x>\r\nSubject: \xff\xfe broken\r\n\r\n"
+                b"body\r\n", ("\\Seen",), (), date),
+        Message("Drafts", f"Subject: no id here\r\nTo: {user}\r\n\r\ndraft\r\n".encode(), ("\\Draft",), (),
+                date),
         Message("Projekte/Übersicht 2024", same % (1, 1), ("\\Seen", "\\Deleted"), ("Work",), date),
         Message("Projekte/Übersicht 2024", same % (2, 2), (), (), date + timedelta(days=1)),
         twice, twice,
@@ -104,8 +106,8 @@ def seed(conn: imaplib.IMAP4, corpus: list[Message], wires: dict[str, str] = FOL
         if wire != "INBOX":
             conn.create(quoted(wire))
     for message in corpus:
-        typ, data = conn.append(quoted(wires[message.folder]), "(" + " ".join(message.flags + message.keywords) + ")",
-                                imap_date(message.date), message.data)
+        flags = "(" + " ".join(message.flags + message.keywords) + ")"
+        typ, data = conn.append(quoted(wires[message.folder]), flags, imap_date(message.date), message.data)
         assert typ == "OK", data
 
 
@@ -133,8 +135,8 @@ def snapshot(conn: imaplib.IMAP4) -> dict[str, list[tuple[str, tuple[str, ...], 
                 meta = entry[0].decode()
                 flags = tuple(sorted(meta.split("FLAGS (")[1].split(")")[0].split()))
                 stamp = time.mktime(imaplib.Internaldate2tuple(meta.encode()))
-                items.append((hashlib.sha256(entry[1]).hexdigest(), tuple(f for f in flags if f != "\\Recent"),
-                              stamp))
+                kept = tuple(flag for flag in flags if flag != "\\Recent")
+                items.append((hashlib.sha256(entry[1]).hexdigest(), kept, stamp))
         found[mutf7.decode(name)] = sorted(items)
     return found
 

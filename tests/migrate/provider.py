@@ -76,8 +76,8 @@ class Provider:
 
 def make_ca(directory: Path, address: str) -> tuple[Path, Path, Path]:
     """A test CA and a server certificate for the sandbox's address: (ca, cert, key)."""
-    ca_key, ca, key, csr, cert = (directory / name for name in ("ca.key", "ca.crt", "server.key", "server.csr",
-                                                                  "server.crt"))
+    names = ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    ca_key, ca, key, csr, cert = (directory / name for name in names)
     run = lambda *argv: subprocess.run(argv, check=True, capture_output=True)  # noqa: E731
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=provision test provider CA")

@@ -53,7 +53,8 @@ def options(seeded: Seeded, state: Path, *extra: str) -> list[str]:
 def test_dry_run_plans_and_changes_nothing(provider: Seeded, tmp_path: Path) -> None:
     done = run("--json", "migrate", provider.url("anna"), provider.url("fred"), "--dry-run",
                "--password-file", str(provider.password_file("anna")),
-               "--target-password-file", str(provider.password_file("fred")), *options(provider, tmp_path / "s"))
+               "--target-password-file", str(provider.password_file("fred")),
+               *options(provider, tmp_path / "s"))
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     folders = {folder["folder"]: folder for folder in plan["users"][0]["folders"]}
@@ -67,8 +68,8 @@ def test_dry_run_plans_and_changes_nothing(provider: Seeded, tmp_path: Path) -> 
 
 
 def test_certificate_is_verified(provider: Seeded, tmp_path: Path) -> None:
-    done = run("migrate", provider.url("anna"), provider.url("fred"), "--dry-run", "--state", str(tmp_path / "s"),
-               "--password-file", str(provider.password_file("anna")),
+    done = run("migrate", provider.url("anna"), provider.url("fred"), "--dry-run",
+               "--state", str(tmp_path / "s"), "--password-file", str(provider.password_file("anna")),
                "--target-password-file", str(provider.password_file("fred")))
     assert done.returncode == 1
     assert "certificate is not trusted" in done.stderr and "--ca-file" in done.stderr
@@ -108,7 +109,8 @@ def test_round_trip_through_our_server(provider: Seeded, mail_server: MailServer
         assert run("archive", "verify", str(archive)).returncode == 0
 
         report_file = tmp_path / "report.html"
-        imported = run("import", str(archive), provider.url("anna2"), "--map", f"{address['anna']}={provider.user('anna2')}",
+        imported = run("import", str(archive), provider.url("anna2"),
+                       "--map", f"{address['anna']}={provider.user('anna2')}",
                        "--password-file", str(provider.password_file("anna2")), "--report", str(report_file),
                        *options(provider, state))
         assert imported.returncode == 0, imported.stderr + imported.stdout
@@ -158,7 +160,8 @@ def test_corrupted_archive_is_refused_and_target_untouched(provider: Seeded, tmp
     data[1500] ^= 0x20
     victim.write_bytes(bytes(data))
 
-    done = run("import", str(archive), provider.url("erin"), "--map", f"{provider.user('bob')}={provider.user('erin')}",
+    done = run("import", str(archive), provider.url("erin"),
+               "--map", f"{provider.user('bob')}={provider.user('erin')}",
                "--password-file", str(provider.password_file("erin")), *options(provider, tmp_path / "s"))
     assert done.returncode == 1
     assert "is damaged" in done.stderr and "nothing was imported" in done.stderr
