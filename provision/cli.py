@@ -13,14 +13,17 @@ from collections.abc import Sequence
 
 from provision import __version__
 from provision.commands import (
+    aliases,
     apply,
     archive,
     calendars,
     check,
     dns,
     export,
+    groups,
     import_,
     inventory,
+    mailboxes,
     migrate,
     render,
     sandbox,
@@ -30,7 +33,7 @@ from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError
 
 COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, export, import_, migrate, sandbox, users,
-                  calendars)
+                  groups, aliases, mailboxes, calendars)
 
 EPILOG = """\
 exit status:

@@ -21,15 +21,15 @@ from typing import TextIO
 from ldap3.core.exceptions import LDAPException
 
 from provision.console import Console, table
-from provision.directory import users
+from provision.directory import groups, mailstore, users
 from provision.directory.connect import base_dn, connect
+from provision.directory.groups import Groups
 from provision.directory.users import People, User
 from provision.errors import ExitStatus, ProvisionError, UsageError
 from provision.inventory import secrets, values
 from provision.inventory.load import load
 from provision.inventory.model import Inventory
 
-MAIL_ROOT = "/var/vmail"  # the dovecot role's dovecot_mail_root
 COLUMNS = ("uid", "name", "mail", "aliases", "phone")  # of import and export; aliases space-separated
 
 
@@ -41,10 +41,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
     actions.required = True
-    target = argparse.ArgumentParser(add_help=False)
-    target.add_argument("dir", metavar="DIR", type=Path, help="the customer's inventory directory")
-    target.add_argument("--ldap-uri", metavar="URI",
-                        help="connect directly to ldaps://HOST:636 instead of through SSH")
+    target = target_parser()
     person = argparse.ArgumentParser(add_help=False, parents=[target])
     person.add_argument("uid", metavar="UID", help="the person's login name")
     source = argparse.ArgumentParser(add_help=False)
@@ -77,8 +74,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
            person, source)
     action("disable", _disable, "block every login of a person at once (mail keeps arriving)", person)
     action("enable", _enable, "let a disabled person log in again", person)
-    action("remove", _remove, f"remove a person from the directory; the mailbox stays in {MAIL_ROOT}",
-           person)
+    remove = action("remove", _remove, f"remove a person; their mailbox is archived in {mailstore.ARCHIVE}",
+                    person)
+    remove.add_argument("--purge", action="store_true", help="delete the mailbox instead of archiving it")
     onboard = action("import", _import, "add everyone listed in a CSV file who is not there yet", target)
     onboard.add_argument("file", metavar="CSV", type=Path, help=f"columns: {','.join(COLUMNS)}")
     onboard.add_argument("--password-out", metavar="FILE", type=Path, required=True,
@@ -87,8 +85,17 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     export.add_argument("--format", choices=("csv", "json"), default="csv")
 
 
+def target_parser() -> argparse.ArgumentParser:
+    """DIR and --ldap-uri: where the directory commands work."""
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("dir", metavar="DIR", type=Path, help="the customer's inventory directory")
+    target.add_argument("--ldap-uri", metavar="URI",
+                        help="connect directly to ldaps://HOST:636 instead of through SSH")
+    return target
+
+
 @contextmanager
-def _people(args: argparse.Namespace) -> Iterator[tuple[Inventory, People]]:
+def directory(args: argparse.Namespace) -> Iterator[tuple[Inventory, People]]:
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
     with connect(inventory, args.ldap_uri) as connection:
         try:
@@ -97,22 +104,22 @@ def _people(args: argparse.Namespace) -> Iterator[tuple[Inventory, People]]:
             raise ProvisionError(f"the directory refused: {error}") from None
 
 
-def _existing(people: People, uid: str) -> User:
+def existing_person(people: People, uid: str) -> User:
     user = users.get(people, uid)
     if user is None:
         raise UsageError(f"no person with the uid {uid}", "see who there is: provision users list DIR")
     return user
 
 
-def _checked(value: str, check: Callable[[str], object]) -> str:
+def checked(value: str, check: Callable[[str], object]) -> str:
     try:
         return str(check(value))
     except values.Invalid as bad:
         raise UsageError(bad.what, bad.hint) from None
 
 
-def _address(inventory: Inventory, value: str) -> str:
-    address = _checked(value, values.email)
+def address_in_domains(inventory: Inventory, value: str) -> str:
+    address = checked(value, values.email)
     domains = inventory.settings.domains
     if address.rpartition("@")[2] not in domains:
         raise UsageError(f"{value} is not in the server's domains", f"use an address at {', '.join(domains)}")
@@ -121,9 +128,9 @@ def _address(inventory: Inventory, value: str) -> str:
 
 def _valid(inventory: Inventory, people: People, user: User, before: User | None = None) -> User:
     """The user with clean values; UsageError when an address is taken or outside the domains."""
-    user = replace(user, uid=_checked(user.uid, values.login), name=_checked(user.name, values.text),
-                   mail=_address(inventory, user.mail),
-                   aliases=tuple(sorted({_address(inventory, alias) for alias in user.aliases})))
+    user = replace(user, uid=checked(user.uid, values.login), name=checked(user.name, values.text),
+                   mail=address_in_domains(inventory, user.mail),
+                   aliases=tuple(sorted({address_in_domains(inventory, alias) for alias in user.aliases})))
     addresses = [user.mail, *user.aliases]
     if len(set(addresses)) != len(addresses):
         raise UsageError(f"{user.mail} is both the primary address and an alias")
@@ -158,7 +165,7 @@ def _private_file(path: Path) -> int:
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    with _people(args) as (_, people):
+    with directory(args) as (_, people):
         rows = [user.row() for user in users.all_users(people)]
     console.result(rows, table([{**row, "aliases": ", ".join(row["aliases"])} for row in rows],
                                [("uid", "uid"), ("name", "name"), ("mail", "mail"), ("aliases", "aliases"),
@@ -167,8 +174,8 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    with _people(args) as (_, people):
-        row = _existing(people, args.uid).row()
+    with directory(args) as (_, people):
+        row = existing_person(people, args.uid).row()
     console.result(row, "\n".join(f"{key:<8} {', '.join(value) if isinstance(value, list) else value or ''}"
                                   for key, value in row.items()))
     return ExitStatus.OK
@@ -178,7 +185,7 @@ def _add(args: argparse.Namespace, console: Console) -> int:
     password = _given_password(args)
     if password is not None and args.password_out:
         raise UsageError("--password-out is for a generated password")
-    with _people(args) as (inventory, people):
+    with directory(args) as (inventory, people):
         if users.get(people, args.uid):
             raise UsageError(f"a person with the uid {args.uid} exists")
         user = _valid(inventory, people, User(uid=args.uid, name=args.name, mail=args.mail,
@@ -218,9 +225,9 @@ def _create(people: People, user: User, password: str) -> None:
 
 
 def _set(args: argparse.Namespace, console: Console) -> int:
-    with _people(args) as (inventory, people):
-        before = _existing(people, args.uid)
-        addresses = {_address(inventory, alias) for alias in args.remove_alias}
+    with directory(args) as (inventory, people):
+        before = existing_person(people, args.uid)
+        addresses = {address_in_domains(inventory, alias) for alias in args.remove_alias}
         missing = addresses - set(before.aliases)
         if missing:
             raise UsageError(f"{sorted(missing)[0]} is not an alias of {before.uid}")
@@ -244,18 +251,18 @@ def _passwd(args: argparse.Namespace, console: Console) -> int:
         password = getpass.getpass(f"new password for {args.uid}: ")
         if not password or getpass.getpass("again: ") != password:
             raise UsageError("the passwords are empty or differ; nothing changed")
-    with _people(args) as (_, people):
-        _existing(people, args.uid)
+    with directory(args) as (_, people):
+        existing_person(people, args.uid)
         users.set_password(people, args.uid, password)
     console.result({"uid": args.uid, "password": "changed"}, f"changed the password of {args.uid}")
     return ExitStatus.OK
 
 
 def _set_disabled(args: argparse.Namespace, console: Console, disabled: bool) -> int:
-    with _people(args) as (_, people):
-        _existing(people, args.uid)
+    with directory(args) as (_, people):
+        existing_person(people, args.uid)
         users.set_disabled(people, args.uid, disabled)
-        user = _existing(people, args.uid)
+        user = existing_person(people, args.uid)
     console.result(user.row(), f"{user.uid} is {user.row()['state']}")
     return ExitStatus.OK
 
@@ -269,14 +276,26 @@ def _enable(args: argparse.Namespace, console: Console) -> int:
 
 
 def _remove(args: argparse.Namespace, console: Console) -> int:
-    with _people(args) as (_, people):
-        user = _existing(people, args.uid)
-        users.remove(people, user.uid)
-    domain = user.mail.rpartition("@")[2]
-    mailbox = f"{MAIL_ROOT}/{domain}/{user.mail.rpartition('@')[0]}"
-    console.result({**user.row(), "state": "removed", "mailbox": mailbox},
-                   f"removed {user.uid}; mail to {user.mail} is refused from now on.\n"
-                   f"The mailbox stays on the server in {mailbox}.")
+    with directory(args) as (inventory, people):
+        user = existing_person(people, args.uid)
+        # groupOfNames needs a member: the last one cannot go (slapd would keep a dangling one).
+        alone = [group.name for group in groups.of_member(Groups(people), user.uid)
+                 if len(group.members) == 1]
+        if alone:
+            raise UsageError(f"{user.uid} is the only member of {', '.join(alone)}",
+                             "give it another member first (groups members / mailboxes shared members), "
+                             "or remove it")
+        with mailstore.mailstore(inventory) as store:
+            # slapd's memberof overlay takes the person out of their groups with the entry.
+            users.remove(people, user.uid)
+            kept = None if args.purge else store.archive(user.mail)
+            purged = store.purge(user.mail) if args.purge else None
+    text = f"removed {user.uid}; mail to {user.mail} is refused from now on."
+    if kept:
+        text += f"\nThe mailbox is archived on the server in {kept}."
+    elif purged:
+        text += f"\nThe mailbox {purged} is deleted."
+    console.result({**user.row(), "state": "removed", "archive": kept, "purged": purged}, text)
     return ExitStatus.OK
 
 
@@ -317,7 +336,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
                          "name a new file: the passwords are written only to a new one")
     report: list[dict[str, object]] = []
     out: TextIO | None = None  # made with the first password, so a run that creates nobody leaves none
-    with _people(args) as (inventory, people):
+    with directory(args) as (inventory, people):
         try:
             for line, row in enumerate(rows, start=2):
                 status, note, password = _import_row(inventory, people, row)
@@ -340,7 +359,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
 
 
 def _export(args: argparse.Namespace, console: Console) -> int:
-    with _people(args) as (_, people):
+    with directory(args) as (_, people):
         rows = [user.row() for user in users.all_users(people)]
     if args.format == "json":
         json.dump(rows, console.out, indent=2, sort_keys=True)
