@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from provision.console import Console
 from provision.migrate import AccountError
 from provision.migrate.copier import copy_folder, plan_folder
+from provision.migrate.folders import Folder
 from provision.migrate.imap import Throttle
 from provision.migrate.progress import Progress
 from provision.migrate.report import FolderReport, RunReport, UserReport
@@ -91,7 +92,7 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
     return report
 
 
-def _folder(source: Source, sink: Sink, folder, progress: Progress | None) -> FolderReport:
+def _folder(source: Source, sink: Sink, folder: Folder, progress: Progress | None) -> FolderReport:
     for attempt in range(RETRIES):
         try:
             if progress is None:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from provision.archive.records import MessageRecord
 from provision.archive.writer import UserWriter
-from provision.migrate.folders import Folder, wire_name
+from provision.migrate.folders import ROLES, Folder, wire_name
 from provision.migrate.identity import identify
 from provision.migrate.imap import ImapAccount, Meta
 from provision.migrate.state import Known, State
@@ -54,8 +54,9 @@ class ImapSink:
         if self._roles is None:
             listing = self.account.folders()
             self._wires = {item.wire for item in listing}
-            self._roles = {item.special_use: item.wire for item in listing if item.special_use}
-        if folder.special_use and folder.special_use in self._roles and folder.name == _role_root(folder):
+            self._roles = {item.special_use: item.wire for item in listing if item.special_use in ROLES}
+        # A special folder goes where the target keeps that role (its children keep their own path).
+        if folder.special_use in self._roles and "/" not in folder.name:
             return self._roles[folder.special_use]
         return wire_name(folder.name, self.account.delimiter, self.account.prefix)
 
@@ -74,10 +75,6 @@ class ImapSink:
 
     def close(self) -> None:
         self.account.close()
-
-
-def _role_root(folder: Folder) -> str:
-    return folder.name.split("/")[0]
 
 
 class _EmptyFolder:

@@ -12,7 +12,7 @@ from provision.migrate import mutf7, report, wire
 from provision.migrate.copier import BATCH_BYTES, batches
 from provision.migrate.endpoints import parse_url, read_accounts
 from provision.migrate.folders import Listed, source_folders, wire_name
-from provision.migrate.imap import Meta, parse_date, uid_set
+from provision.migrate.imap import Meta, Throttle, parse_date, uid_set
 
 
 def listed(name: str, delimiter: str = "/", *attributes: str) -> Listed:
@@ -110,3 +110,11 @@ def test_reports_name_what_is_missing(tmp_path: Path) -> None:
     assert "<code>&lt;lost@x&gt;</code>" in (tmp_path / "r.html").read_text()
     report.write(run, tmp_path / "r.md")
     assert "| a@h | INBOX | `<lost@x>` |" in (tmp_path / "r.md").read_text()
+
+
+def test_throttling_waits_as_the_server_suggests() -> None:
+    said: list[str] = []
+    throttle = Throttle(notify=said.append)
+    throttle.wait("anna@imap.example", b"NO Request is throttled. Suggested Backoff Time: 20 milliseconds")
+    assert throttle.waits == 1 and 0.015 < throttle.seconds < 0.05
+    assert said == ["anna@imap.example: the server throttles; waiting 0 s"]
