@@ -6,6 +6,9 @@ Python data. load() can be called again to serve other zones (Knot reloads in pl
 
 With an update_key, every zone accepts RFC 2136 updates signed with that TSIG key.
 
+Zones listed as "signed" are signed by Knot itself (automatic DNSSEC signing, one ECDSA P-256 key per
+zone, NSEC); ValidatingResolver (Unbound) validates them with their keys as trust anchors.
+
 Zones listed as "unanswered" never get an answer: Knot forwards their queries (mod-dnsproxy) to a
 second listener that reads nothing and never replies, and waits longer than any test resolver does,
 so clients see a real timeout.
@@ -104,6 +107,7 @@ class AuthoritativeServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._serial = 0
         self._answered: list[str] = []
+        self._signed: set[str] = set()
         for sub in ("run", "storage", "zones"):
             (directory / sub).mkdir(parents=True, exist_ok=True)
 
@@ -121,15 +125,17 @@ class AuthoritativeServer:
         *,
         unanswered: Iterable[str] = (),
         failing: Iterable[str] = (),
+        signed: Iterable[str] = (),
     ) -> None:
         """Serve exactly these zones, replacing any served before, and wait until they are live.
 
         zones maps each apex to zone-file text or lines, with absolute owner names; the SOA and NS
         records at the apex are added. Zones named in unanswered time out; zones named in failing
-        have no zone file, so Knot answers SERVFAIL for them.
+        have no zone file, so Knot answers SERVFAIL for them. Zones named in signed are served signed.
         """
-        self._serial += 1
+        self._serial += 2  # signing bumps a zone's serial by one
         silent = {_absolute(apex) for apex in unanswered}
+        self._signed = {_absolute(apex) for apex in signed}
         broken = {_absolute(apex) for apex in failing}
         files: dict[str, str] = {}
         for number, apex in enumerate(sorted(silent | broken | {_absolute(apex) for apex in zones})):
@@ -151,6 +157,11 @@ class AuthoritativeServer:
             self._control("reload")
             self._control("-b", "zone-reload", check=False)  # fails when a zone is meant to fail
         self._wait_for_serial()
+
+    def keys(self, apex: str) -> list[str]:
+        """The signed zone's DNSKEY records in zone-file form: the trust anchors of its signatures."""
+        answer = self.resolver().resolve(dns.name.from_text(apex), dns.rdatatype.DNSKEY, search=False)
+        return [f"{answer.qname} DNSKEY {record}" for record in answer]
 
     def resolver(self, lifetime: float = RESOLVER_LIFETIME) -> dns.resolver.Resolver:
         """A resolver that asks this server only (never /etc/resolv.conf) and gives up after lifetime s.
@@ -202,6 +213,7 @@ class AuthoritativeServer:
             f'  - domain: "{apex}"\n    file: "{file}"\n'
             + ("    module: mod-dnsproxy/silent\n" if apex in silent else "")
             + ("    acl: update\n" if self.update_key else "")
+            + ("    dnssec-signing: on\n    dnssec-policy: test\n" if apex in self._signed else "")
             for apex, file in files.items()
         )
         return f"""server:
@@ -221,6 +233,11 @@ log:
 remote:
   - id: silent
     address: {ADDRESS}@{self._silent.port}
+policy:
+  - id: test
+    algorithm: ecdsap256sha256
+    single-type-signing: on
+    nsec3: off
 mod-dnsproxy:
   - id: silent
     remote: silent
@@ -276,7 +293,7 @@ acl:
         resolver = self.resolver(lifetime=0.5)
         deadline = time.monotonic() + START_SECONDS
         for apex in self._answered:
-            while self._serial_of(resolver, apex) != self._serial:
+            while (self._serial_of(resolver, apex) or 0) < self._serial:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"zone {apex} was not loaded:\n{self.log.read_text()[-2000:]}")
                 time.sleep(0.02)
@@ -288,6 +305,78 @@ acl:
         except dns.exception.DNSException:
             return None
         return answer.rrset[0].serial if answer.rrset else None  # type: ignore[attr-defined]
+
+
+class ValidatingResolver:
+    """Unbound on ADDRESS and a free port: a validating resolver that asks the authoritative server only.
+
+    trust_anchors are DNSKEY or DS records in zone-file form (AuthoritativeServer.keys()); answers
+    under them are validated (AD when secure, SERVFAIL when bogus), all others are insecure.
+    """
+
+    def __init__(self, directory: Path, server: AuthoritativeServer, trust_anchors: Iterable[str]) -> None:
+        unbound = shutil.which("unbound") or "/usr/sbin/unbound"
+        if not Path(unbound).is_file():
+            raise RuntimeError("unbound is missing: install it with ./install.sh --tests")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = directory / "unbound.log"
+        config = directory / "unbound.conf"
+        anchors = "".join(f'    trust-anchor: "{anchor}"\n' for anchor in trust_anchors)
+        config.write_text(f"""server:
+    interface: {ADDRESS}@{self.port}
+    port: {self.port}
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    username: ""
+    chroot: ""
+    directory: "{directory}"
+    pidfile: "{directory / "unbound.pid"}"
+    use-syslog: no
+    logfile: "{self.log}"
+    verbosity: 1
+    val-log-level: 2
+    num-threads: 1
+    module-config: "validator iterator"
+    qname-minimisation: no
+    ede: yes
+    # Tests change zones between queries: nothing is answered from an older load.
+    cache-max-ttl: 0
+    cache-max-negative-ttl: 0
+    # Unbound answers NXDOMAIN itself for the special-use names the tests use (RFC 6761).
+    local-zone: "test." nodefault
+    local-zone: "invalid." nodefault
+{anchors}forward-zone:
+    name: "."
+    forward-addr: {ADDRESS}@{server.port}
+""")
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen([unbound, "-d", "-c", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + START_SECONDS
+        while not self._answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"unbound did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            return probe.connect_ex((ADDRESS, self.port)) == 0
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> ValidatingResolver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def owner(name: str) -> str:

@@ -27,11 +27,14 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     defaults = Options()
     parser = commands.add_parser(
         "check", parents=[common], help="check a mail setup: DNS, the services from outside, the host",
-        description="Check mail domains and their servers. dns: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, "
-                    "reverse DNS, CAA, DNSSEC and DANE, DNS block lists. services, from outside: SMTP, "
+        description="Check mail domains and their servers. dns: MX, SPF, DKIM (for inventories also "
+                    "against the server's signing key, over SSH), DMARC, MTA-STS, TLS-RPT, reverse DNS, CAA, "
+                    "DNSSEC and DANE (TLSA against the served certificate), DNS block lists. "
+                    "services, from outside: SMTP, "
                     "STARTTLS, certificates, TLS versions, open relay, AUTH only after TLS, IMAPS, CalDAV, "
                     "LDAP. host, over SSH (inventories only): services, disk, queue, updates, reboot, "
-                    "certificate files, drift from what apply renders. Each TARGET is an inventory "
+                    "certificate files, drift from what apply renders (the render is cached until the "
+                    "inventory, playbooks or templates change). Each TARGET is an inventory "
                     "directory (all its domains, its server's addresses and keys) or a domain. "
                     "Exit status: 0 all OK, 1 any WARN, "
                     "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.",

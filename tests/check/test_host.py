@@ -104,6 +104,25 @@ def test_a_hand_edited_config_file_is_drift(mail_server: MailServer, fresh: dict
     assert f"{mail_server.inventory}/templates/postfix{EDITED}.j2" in found["fix"]
 
 
+def test_a_full_queue_warns(mail_server: MailServer) -> None:
+    send = "printf 'Subject: queued\\n\\nhello\\n' | sendmail nobody@unroutable.invalid"
+    try:
+        # Held, so that the queue manager leaves them all where they are.
+        mail_server.host.ssh(f"for n in $(seq 51); do {send}; done; postsuper -h ALL")
+        for _ in range(50):
+            if len(mail_server.host.ssh("postqueue -j").stdout.splitlines()) == 51:
+                break
+            time.sleep(0.2)
+        found = check(mail_server, "--only", "host.queue")
+    finally:
+        mail_server.host.ssh("postsuper -d ALL")
+    size = found["host.queue.size"]
+    assert size["status"] == "WARN", size
+    assert size["message"].startswith("51 message(s) in the queue, ")
+    assert size["message"].endswith(" deferred (warn above 50, critical above 500)")
+    assert "postqueue -p" in size["fix"]
+
+
 def test_an_unreachable_server_is_one_unknown_soon(mail_server: MailServer, tmp_path: Path) -> None:
     moved = tmp_path / "moved"
     shutil.copytree(mail_server.inventory, moved)

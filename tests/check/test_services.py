@@ -89,11 +89,13 @@ def postfix_changed(server: MailServer, command: str) -> Iterator[None]:
         server.host.ssh("mv /root/main.cf /root/master.cf /etc/postfix/ && postfix reload")
 
 
-def test_tls_1_1_accepted_by_postfix_is_crit(mail_server: MailServer) -> None:
-    with postfix_changed(mail_server, "postconf -e 'smtpd_tls_protocols = >=TLSv1'"):
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1.1"])
+def test_an_old_tls_version_accepted_by_postfix_is_crit(mail_server: MailServer, version: str) -> None:
+    with postfix_changed(mail_server, f"postconf -e 'smtpd_tls_protocols = >={version}, <={version}'"):
         _, found = check(mail_server, "--only", "services.tls.version")
     assert statuses(found, "services.tls.version") == {"CRIT"}
-    assert "port 25 (TLSv1.1)" in messages(found, "services.tls.version")
+    assert f"port 25 ({version})" in messages(found, "services.tls.version")
+    assert "smtpd_tls_protocols" in found["services.tls.version"][0]["fix"]
 
 
 def test_an_open_relay_is_crit_and_the_probe_queues_nothing(mail_server: MailServer) -> None:
@@ -239,3 +241,47 @@ def test_a_stalling_server_is_unknown_within_the_timeout() -> None:
     assert "after EHLO" in by_id["services.smtp.banner"].message  # it greeted, then stalled
     assert by_id["services.ldap.anonymous"].status is Status.OK  # nothing listens there
     assert took < 15
+
+
+@contextmanager
+def ldap_open_from_outside(server: MailServer) -> Iterator[None]:
+    """Port 389 let through the firewall (nftables' table provision), closed again afterwards."""
+    server.host.ssh("nft insert rule inet provision input tcp dport 389 accept")
+    try:
+        yield
+    finally:
+        server.host.ssh("nft -a list chain inet provision input | awk '/dport 389 accept/ { print $NF }' | "
+                        "xargs -r -n 1 nft delete rule inet provision input handle")
+
+
+# Anyone may read everything but the passwords: a rule before provision's own, after the password rule.
+PEOPLE_READABLE = """dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+add: olcAccess
+olcAccess: {2}to * by * read
+"""
+PEOPLE_PRIVATE = """dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+delete: olcAccess
+olcAccess: {2}
+"""
+
+
+def test_ldap_open_from_outside_is_judged_by_what_anyone_can_read(mail_server: MailServer) -> None:
+    with ldap_open_from_outside(mail_server):
+        _, private = check(mail_server, "--only", "services.ldap")
+        ldapmodify = "ldapmodify -Q -Y EXTERNAL -H ldapi:/// <<'EOF'\n{}EOF\n"
+        mail_server.host.ssh(ldapmodify.format(PEOPLE_READABLE))
+        try:
+            _, readable = check(mail_server, "--only", "services.ldap")
+        finally:
+            mail_server.host.ssh(ldapmodify.format(PEOPLE_PRIVATE))
+    _, closed = check(mail_server, "--only", "services.ldap")
+    assert statuses(private, "services.ldap.anonymous") == {"OK"}
+    assert "port 389 is open from outside but shows no people anonymously" in messages(
+        private, "services.ldap.anonymous")
+    assert statuses(readable, "services.ldap.anonymous") == {"CRIT"}
+    assert "anyone can read people under dc=example,dc=test" in messages(readable, "services.ldap.anonymous")
+    assert "close ports 389 and 636" in readable["services.ldap.anonymous"][0]["fix"]
+    assert statuses(closed, "services.ldap.anonymous") == {"OK"}
+    assert "LDAP ports 389 and 636 closed" in messages(closed, "services.ldap.anonymous")

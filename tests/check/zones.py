@@ -7,12 +7,13 @@ otherwise; each broken domain differs from a healthy one in one point only.
 from __future__ import annotations
 
 import base64
+import ipaddress
 from functools import cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.dnsserver import txt
+from tests.dnsserver import owner, txt
 
 SERVER = "192.0.2.10"
 ED25519 = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="  # RFC 8463 appendix A
@@ -137,3 +138,29 @@ POLICIES: dict[str, tuple[int, dict[str, str], str]] = {
 }
 SILENT = [f"slow{number}.test" for number in range(10)]
 FAILING = ["broken.test"]
+
+
+def published(records: list[dict], address: str) -> dict[str, list[str]]:
+    """What `provision dns records` lists, published: a zone per mail domain and the address's reverse zone.
+
+    A CNAME into another zone (mta-sts.example.org to mail.example.test) becomes an A record of the
+    server: Knot answers such a CNAME without following it, and the checks ask Knot directly.
+    """
+    apexes = {record["name"] for record in records if record["type"] == "MX"}
+
+    def apex(name: str) -> str:
+        return max((domain for domain in apexes if name == domain or name.endswith("." + domain)), key=len,
+                   default=name)
+
+    served: dict[str, list[str]] = {}
+    for record in records:
+        kind, value = record["type"], record["value"]
+        if kind == "CNAME" and apex(value) != apex(record["name"]):
+            kind, value = "A", address
+        shown = txt([value]) if kind == "TXT" else value
+        line = f"{owner(record['name'])} {record['ttl']} {kind} {shown}"
+        served.setdefault(apex(record["name"]), []).append(line)
+    pointer = ipaddress.ip_address(address).reverse_pointer
+    hostname = next(record["value"].split()[-1] for record in records if record["type"] == "MX")
+    served[pointer.split(".", 1)[1]] = [f"{owner(pointer)} 3600 PTR {hostname}"]
+    return served

@@ -1,67 +1,60 @@
-"""DNSSEC of the mail domain and DANE TLSA records of its MX hosts (RFC 7672), when published.
+"""DNSSEC of the mail domain: signed (optional), and if so validating, never bogus.
 
 Whether answers are secure is judged by the resolver's AD flag, so only a validating resolver can
-confirm it; through a non-validating one the checks say so instead of guessing.
+confirm it; through a non-validating one the check says so instead of guessing. A bogus zone (bad
+signatures, or a DS at the parent matching no key) makes validating resolvers answer SERVFAIL: it
+is told from a server failure by asking again with checking disabled (CD), which then answers.
 """
 
 from __future__ import annotations
 
 import dns.exception
 import dns.flags
+import dns.message
 import dns.rdatatype
+import dns.resolver
 
-from provision.check.context import CheckModule, Context, make_resolver
+from provision.check.context import CheckModule, Context, Unanswered, make_resolver
 from provision.check.dns import result
 from provision.check.model import Check, Status
 
-SIGNED, TLSA = "dns.dnssec.signed", "dns.dane.tlsa"
-USABLE_USAGES = {2: "DANE-TA", 3: "DANE-EE"}  # PKIX-TA (0) and PKIX-EE (1) do not apply to SMTP
+SIGNED = "dns.dnssec.signed"
 
 
 def run(context: Context, domain: str) -> list[Check]:
-    return [_signed(context, domain), _tlsa(context, domain)]
+    try:
+        keys = context.answer(domain, dns.rdatatype.DNSKEY).records
+    except Unanswered:
+        if _answer(context, domain, dns.rdatatype.DNSKEY, dns.flags.CD) is None:
+            raise
+        return [result(SIGNED, Status.CRIT, f"{domain}: DNSSEC validation fails (bogus): validating "
+                       "resolvers answer SERVFAIL for the domain, so mail to it is deferred and bounces",
+                       f"make the DS records at the parent zone (the registrar) match a DNSKEY of {domain} "
+                       "and let the DNS host re-sign the zone; or remove the DS records to go unsigned")]
+    if not keys:
+        return [result(SIGNED, Status.OK, f"{domain}: not signed with DNSSEC (optional; DANE needs it)")]
+    if validated(context, domain, dns.rdatatype.SOA):
+        return [result(SIGNED, Status.OK, f"{domain}: signed, and the resolver validates it")]
+    return [result(SIGNED, Status.UNKNOWN, f"{domain}: has DNSSEC keys, but the resolver did not validate "
+                   "the answers (it may not validate at all)",
+                   "check again with --nameserver of a validating resolver")]
 
 
-def _signed(context: Context, domain: str) -> Check:
-    if not context.answer(domain, dns.rdatatype.DNSKEY).records:
-        return result(SIGNED, Status.OK, f"{domain}: not signed with DNSSEC (optional; DANE needs it)")
-    if _validated(context, domain, dns.rdatatype.SOA):
-        return result(SIGNED, Status.OK, f"{domain}: signed, and the resolver validates it")
-    return result(SIGNED, Status.UNKNOWN, f"{domain}: has DNSSEC keys, but the resolver did not validate "
-                  "the answers (it may not validate at all)",
-                  "check again with --nameserver of a validating resolver")
+def validated(context: Context, name: str, rdtype: dns.rdatatype.RdataType) -> bool:
+    """The resolver answered and set AD: it validated the answer as secure."""
+    answer = _answer(context, name, rdtype, dns.flags.AD)
+    return answer is not None and bool(answer.response.flags & dns.flags.AD)
 
 
-def _tlsa(context: Context, domain: str) -> Check:
-    published, problems = [], []
-    for host in context.mx_hosts(domain):
-        name = f"_25._tcp.{host}"
-        records = context.answer(name, dns.rdatatype.TLSA).records
-        if not records:
-            continue
-        published.append(name)
-        usable = [record for record in records if record.usage in USABLE_USAGES]  # type: ignore[attr-defined]
-        if not usable:
-            problems.append(f"{name} has only PKIX usages (0, 1), which SMTP ignores")
-        elif not _validated(context, name, dns.rdatatype.TLSA):
-            problems.append(f"{name} is not DNSSEC-validated, so senders ignore it")
-    if problems:
-        return result(TLSA, Status.WARN, f"{domain}: {'; '.join(problems)}",
-                      "sign the MX host's zone with DNSSEC and publish TLSA 3 1 1 (or 2 0 1) records")
-    if published:
-        return result(TLSA, Status.OK, f"{domain}: DANE TLSA published at {', '.join(published)}")
-    return result(TLSA, Status.OK, f"{domain}: no TLSA records: DANE is not used (optional)")
-
-
-def _validated(context: Context, name: str, rdtype: dns.rdatatype.RdataType) -> bool:
+def _answer(context: Context, name: str, rdtype: dns.rdatatype.RdataType,
+            flag: dns.flags.Flag) -> dns.resolver.Answer | None:
     resolver = make_resolver(context.options)
     resolver.use_edns(0, dns.flags.DO, 1232)
-    resolver.flags = dns.flags.RD | dns.flags.AD
+    resolver.flags = dns.flags.RD | flag
     try:
-        answer = resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
+        return resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
     except dns.exception.DNSException:
-        return False
-    return bool(answer.response.flags & dns.flags.AD)
+        return None
 
 
-MODULE = CheckModule("dns.dnssec", (SIGNED, TLSA), run)
+MODULE = CheckModule("dns.dnssec", (SIGNED,), run)

@@ -220,6 +220,7 @@ class Smtp:
 class Handshake:
     version: str
     certificate: bytes  # the server's certificate, DER
+    chain: tuple[bytes, ...]  # what the server sent, its own certificate first, DER
 
 
 def handshake(server: Server, port: int, context: ssl.SSLContext, timeout: float) -> Handshake:
@@ -239,4 +240,8 @@ def handshake(server: Server, port: int, context: ssl.SSLContext, timeout: float
 def _negotiated(connection: Connection) -> Handshake:
     tls = connection.tls
     assert tls is not None  # start_tls() succeeded or raised
-    return Handshake(tls.version() or "", tls.getpeercert(binary_form=True) or b"")
+    certificate = tls.getpeercert(binary_form=True) or b""
+    # SSLSocket.get_unverified_chain() is public from Python 3.13; the SSL object has it before.
+    sent = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]
+    chain = tuple(item.public_bytes(ssl._ssl.ENCODING_DER) for item in sent)  # type: ignore[attr-defined]
+    return Handshake(tls.version() or "", certificate, chain or (certificate,))
