@@ -62,7 +62,7 @@ class MailStore:
         local, _, domain = address.lower().rpartition("@")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = f"{ARCHIVE}/{domain}/{local}-{stamp}"
-        self.run(["install", "-d", "-m", "0700", f"{ARCHIVE}/{domain}"])
+        self.run(["install", "-d", "-m", "0700", ARCHIVE, f"{ARCHIVE}/{domain}"])
         self.run(["mv", "--no-target-directory", source, target])
         return target
 
