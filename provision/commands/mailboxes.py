@@ -1,8 +1,8 @@
 """`provision mailboxes shared`: generic mailboxes such as info@ that several people work from.
 
 Mail to the address lands in the shared mailbox; its members open it from their own IMAP
-login as shared/ADDRESS/. Membership lives in the directory: a member taken out loses the
-folder at their next login, with nothing to re-apply.
+login as shared/ADDRESS/. Membership lives in the directory, read at every login: a member
+taken out loses the folder at once (their open sessions are ended), with nothing to re-apply.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from provision.commands.groups import (
     members_parser,
     shown,
 )
-from provision.commands.users import checked, target_parser
+from provision.commands.users import checked, existing_person, target_parser
 from provision.console import Console, table
 from provision.directory import groups, mailstore
 from provision.directory.groups import Group
@@ -108,9 +108,13 @@ def _remove(args: argparse.Namespace, console: Console) -> int:
 
 def _members(args: argparse.Namespace, console: Console) -> int:
     address = _address(args.address)
-    with group_directory(args) as (_, directory_groups):
+    with group_directory(args) as (inventory, directory_groups):
         group = existing_group(directory_groups, address, shared=True)
         if args.add or args.remove:
             group = change_members(directory_groups, group, args.add, args.remove)
+        if args.remove:
+            with mailstore.mailstore(inventory) as store:
+                for uid in args.remove:
+                    store.kick(existing_person(directory_groups.people, uid).mail)
     console.result(group.row(), shown(group))
     return ExitStatus.OK
