@@ -1,0 +1,156 @@
+# Write several templates with one look at the host.
+#
+# ansible.builtin.template costs two module runs per file even when nothing changed
+# (a stat, then a file run for the attributes). This action renders every file on the
+# controller, asks the host once for all their checksums and attributes, and hands
+# only the files that differ to ansible.builtin.copy, which validates and writes them
+# exactly as the template action would.
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
+from ansible.utils.hashing import secure_hash_s
+
+# The template action's own helper (ansible-core 2.19), so both render alike.
+from ansible._internal._templating import _template_vars
+
+DOCUMENTATION = r"""
+module: config_files
+short_description: Write several templated files, looking at the host once
+description:
+  - Renders each template on the controller like M(ansible.builtin.template).
+  - Compares all of them with the host in one module run; writes only those whose
+    content, mode, owner or group differ, through M(ansible.builtin.copy), so
+    C(validate), check mode and diff behave as for a template.
+options:
+  files:
+    description: The files, each with C(src), C(dest) and optionally C(validate), C(owner), C(group), C(mode).
+    type: list
+    elements: dict
+    required: true
+  owner: {description: Owner of every file unless a file names its own., type: str, default: root}
+  group: {description: Group of every file unless a file names its own., type: str, default: root}
+  mode: {description: Mode of every file unless a file names its own., type: str, default: "0644"}
+"""
+
+FILE_KEYS = {"src", "dest", "validate", "owner", "group", "mode"}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        files = [self._file(spec) for spec in self._task.args.get("files") or []]
+        if not files:
+            raise AnsibleActionFail("config_files needs a list of files")
+
+        for spec in files:
+            spec["content"] = self._render(spec, task_vars)
+        on_host = self._host_state(files, task_vars)
+
+        diffs, written = [], []
+        for spec in files:
+            if self._unchanged(spec, on_host.get(spec["dest"])):
+                continue
+            copied = self._copy(spec, task_vars)
+            if copied.get("failed"):
+                copied["msg"] = f"{spec['dest']}: {copied.get('msg', 'could not be written')}"
+                return copied
+            if copied.get("changed"):
+                written.append(spec["dest"])
+                diff = copied.get("diff") or []
+                diffs.extend(diff if isinstance(diff, list) else [diff])
+        result.update(changed=bool(written), written=written, files=[f["dest"] for f in files])
+        if diffs:
+            result["diff"] = diffs
+        return result
+
+    def _file(self, spec):
+        if not isinstance(spec, dict) or not {"src", "dest"} <= spec.keys() or spec.keys() - FILE_KEYS:
+            raise AnsibleActionFail(f"config_files: each file needs src and dest, and only {sorted(FILE_KEYS)}: {spec}")
+        args = self._task.args
+        return {
+            "src": spec["src"],
+            "dest": spec["dest"],
+            "validate": spec.get("validate"),
+            "owner": spec.get("owner", args.get("owner", "root")),
+            "group": spec.get("group", args.get("group", "root")),
+            "mode": str(spec.get("mode", args.get("mode", "0644"))),
+        }
+
+    def _render(self, spec, task_vars):
+        """The file's text, rendered as ansible.builtin.template renders it."""
+        source = self._find_needle("templates", spec["src"])
+        searchpath = list(task_vars.get("ansible_search_path", []))
+        searchpath += [self._loader._basedir, os.path.dirname(source)]
+        searchpath = [p for base in searchpath for p in (os.path.join(base, "templates"), base)]
+        template_vars = dict(task_vars)
+        template_vars.update(_template_vars.generate_ansible_template_vars(
+            path=spec["src"], fullpath=source, dest_path=spec["dest"],
+            include_ansible_managed="ansible_managed" not in template_vars,
+        ))
+        templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=template_vars)
+        text = trust_as_template(self._loader.get_text_file_contents(source))
+        return templar.template(text, escape_backslashes=False, overrides={"trim_blocks": True}) or ""
+
+    def _host_state(self, files, task_vars):
+        """Checksum, mode, owner and group of each destination, from one find run."""
+        found = self._execute_module(
+            module_name="ansible.legacy.find",
+            module_args={
+                "paths": sorted({os.path.dirname(f["dest"]) for f in files}),
+                "patterns": sorted({os.path.basename(f["dest"]) for f in files}),
+                "hidden": True,
+                "get_checksum": True,
+            },
+            task_vars=task_vars,
+        )
+        if found.get("failed"):
+            raise AnsibleActionFail(f"could not look at the files on the host: {found.get('msg')}")
+        return {f["path"]: f for f in found.get("files", [])}
+
+    @staticmethod
+    def _unchanged(spec, state):
+        return (
+            state is not None
+            and state.get("checksum") == secure_hash_s(spec["content"])
+            and int(state.get("mode", "0"), 8) == int(spec["mode"], 8)
+            and state.get("pw_name") == spec["owner"]
+            and state.get("gr_name") == spec["group"]
+        )
+
+    def _copy(self, spec, task_vars):
+        """Write one file through the copy action, as the template action does."""
+        tmpdir = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
+        try:
+            rendered = os.path.join(tmpdir, os.path.basename(spec["dest"]))
+            with open(rendered, "wb") as handle:
+                handle.write(to_bytes(spec["content"], errors="surrogate_or_strict"))
+            task = self._task.copy()
+            task.args.clear()
+            task.args.update(src=rendered, dest=spec["dest"], owner=spec["owner"], group=spec["group"],
+                             mode=spec["mode"])
+            if spec["validate"]:
+                task.args["validate"] = spec["validate"]
+            copy = self._shared_loader_obj.action_loader.get(
+                "ansible.legacy.copy", task=task, connection=self._connection,
+                play_context=self._play_context, loader=self._loader, templar=self._templar,
+                shared_loader_obj=self._shared_loader_obj,
+            )
+            copied = copy.run(task_vars=task_vars)
+            diffs = copied.get("diff") or []
+            for diff in diffs if isinstance(diffs, list) else [diffs]:
+                if diff.get("after_header") == rendered:  # a temporary file; name the template
+                    diff["after_header"] = f"{spec['dest']} (from {spec['src']})"
+            return copied
+        finally:
+            shutil.rmtree(tmpdir)
