@@ -1,8 +1,7 @@
 """People and a group on the shared mail server, for the calendar and contacts tests.
 
-Three people with known passwords: A and B in a team group, C outside it. The group is
-made with ldap3 in the tree the directory role builds (groupOfNames under ou=groups),
-the way the groups commands store one. Everyone made here is removed at the end.
+Three people with known passwords: A and B in a team group (`provision groups`), C outside
+it. Everyone made here is removed at the end.
 """
 
 from __future__ import annotations
@@ -10,14 +9,10 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import ldap3
 import pytest
 
-from provision.directory.connect import base_dn, connect
-from provision.inventory.load import load
 from tests.conftest import MailServer, provision
 
 
@@ -61,29 +56,14 @@ def _add(server: MailServer, tag: str, label: str) -> Person:
     return person
 
 
-@contextmanager
-def directory(server: MailServer) -> Iterator[tuple[ldap3.Connection, str]]:
-    """The server's directory as the CLI reaches it (SSH tunnel), and its base DN."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in server.env.items():  # the vault password, as the CLI children get it
-            patch.setenv(key, value)
-        inventory = load(server.inventory)
-        with connect(inventory) as connection:
-            yield connection, base_dn(inventory)
+def groups(server: MailServer, *args: str) -> None:
+    done = provision("groups", args[0], str(server.inventory), *args[1:], env=server.env, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
-def set_members(server: MailServer, name: str, members: list[Person]) -> None:
-    """The group's members (groupOfNames, under ou=groups as the groups commands keep it)."""
-    with directory(server) as (connection, base):
-        dn = f"cn={name},ou=groups,{base}"
-        member = [f"uid={person.uid},ou=people,{base}" for person in members]
-        connection.search(f"ou=groups,{base}", f"(cn={name})", attributes=[])
-        if not connection.entries:
-            connection.add(dn, ["groupOfNames"], {"cn": name, "member": member})
-        elif member:
-            connection.modify(dn, {"member": [(ldap3.MODIFY_REPLACE, member)]})
-        else:
-            connection.delete(dn)
+def set_members(server: MailServer, name: str, add: list[Person], remove: list[Person]) -> None:
+    groups(server, "members", name, *[f"--add={person.uid}" for person in add],
+           *[f"--remove={person.uid}" for person in remove])
 
 
 @pytest.fixture(scope="package")
@@ -91,12 +71,13 @@ def team(mail_server) -> Iterator[Team]:
     tag = uuid.uuid4().hex[:6]
     people = [_add(mail_server, tag, label) for label in ("A", "B", "C")]
     name = f"team{tag}"
-    set_members(mail_server, name, people[:2])
+    groups(mail_server, "add", name, "--mail", f"{name}@example.test", "--member", people[0].uid,
+           "--member", people[1].uid)
     sync(mail_server)  # the group's calendar and task list, the address book
     try:
         yield Team(name, *people)
     finally:
-        set_members(mail_server, name, [])
+        groups(mail_server, "remove", name)
         for person in people:
             users(mail_server, "remove", person.uid)
         sync(mail_server)

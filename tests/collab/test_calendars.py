@@ -87,11 +87,11 @@ def test_someone_outside_the_group_is_refused(mail_server, team):
 
 def test_leaving_the_group_takes_access_away_at_once(mail_server, team):
     path = f"groups/{team.name}/calendar"
-    set_members(mail_server, team.name, [team.a])
+    set_members(mail_server, team.name, add=[], remove=[team.b])
     try:
         assert status(mail_server, team.b, path) == 403
     finally:
-        set_members(mail_server, team.name, [team.a, team.b])
+        set_members(mail_server, team.name, add=[team.b], remove=[])
     assert status(mail_server, team.b, path) == 207
 
 
