@@ -4,6 +4,8 @@ is at the target. Nothing is ever changed at the source."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -51,24 +53,25 @@ def copy_folder(source: Source, sink: Sink, folder: Folder, advance: Advance) ->
             seen.add(known.sha256)
         else:
             todo.append(meta)
-    for batch in batches(todo):
-        found: list[tuple[int, Known]] = []
-        out: list[tuple[Meta, bytes, Known]] = []
-        for meta, data in source.bodies(view, batch):
-            known = identify(data)
-            found.append((meta.uid, known))
-            if known.sha256 in seen:
-                report.duplicates += 1
-            elif target.present(known):
-                report.skipped += 1
-            else:
-                out.append((meta, data, known))
-            seen.add(known.sha256)
-        source.remember(view, found)  # before appending: a kill between the two copies nothing twice
-        target.append(out)
-        report.copied += len(out)
-        report.copied_bytes += sum(len(data) for _, data, _ in out)
-        advance(len(batch), sum(meta.size for meta in batch))
+    with _Prefetch(source, view, todo) as fetched:
+        for batch, bodies in fetched:
+            found: list[tuple[int, Known]] = []
+            out: list[tuple[Meta, bytes, Known]] = []
+            for meta, data in bodies:
+                known = identify(data)
+                found.append((meta.uid, known))
+                if known.sha256 in seen:
+                    report.duplicates += 1
+                elif target.present(known):
+                    report.skipped += 1
+                else:
+                    out.append((meta, data, known))
+                seen.add(known.sha256)
+            source.remember(view, found)  # before appending: a kill between the two copies nothing twice
+            target.append(out)
+            report.copied += len(out)
+            report.copied_bytes += sum(len(data) for _, data, _ in out)
+            advance(len(batch), sum(meta.size for meta in batch))
     return verify_folder(view, sink, folder, report)
 
 
@@ -111,6 +114,50 @@ def _distinct(view: SourceFolder, report: FolderReport) -> Iterator[tuple[Meta, 
                 continue
             seen.add(known.sha256)
         yield meta, known
+
+
+class _Prefetch:
+    """Fetches the next batches from the source in a thread while the current one is appended: the
+    source's and the target's round trips overlap. At most DEPTH batches wait, so memory stays bounded."""
+
+    DEPTH = 2
+
+    def __init__(self, source: Source, view: SourceFolder, todo: list[Meta]):
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=self.DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(source, view, todo), daemon=True)
+
+    def __enter__(self) -> Iterator[tuple[list[Meta], list[tuple[Meta, bytes]]]]:
+        self._thread.start()
+        return self._consume()
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _produce(self, source: Source, view: SourceFolder, todo: list[Meta]) -> None:
+        try:
+            for batch in batches(todo):
+                if not self._put((batch, list(source.bodies(view, batch)))):
+                    return
+            self._put(None)
+        except BaseException as error:  # handed to the consumer, which raises it in its own thread
+            self._put(error)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _consume(self) -> Iterator[tuple[list[Meta], list[tuple[Meta, bytes]]]]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
 
 
 def batches(metas: list[Meta]) -> Iterator[list[Meta]]:

@@ -24,13 +24,13 @@ class ChannelImap(imaplib.IMAP4):
 
     def __init__(self, transport: paramiko.Transport, command: str):
         self._transport = transport
-        self._command = command
+        self._remote = command
         super().__init__()
 
     def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
         self.host, self.port, self.sock = host, port, None
         self._channel = self._transport.open_session(timeout=60)
-        self._channel.exec_command(self._command)
+        self._channel.exec_command(self._remote)
         self.file = self._channel.makefile("rb", 1 << 16)
 
     def read(self, size: int) -> bytes:

@@ -90,7 +90,8 @@ def test_round_trip_through_our_server(provider: Seeded, mail_server: MailServer
         accounts.write_text("source,target,password_file\n" + "".join(
             f"{provider.url(name)},{address[name]},{provider.password_file(name)}\n" for name in people))
         state = tmp_path / "state.sqlite"
-        moved = run("--json", "migrate", str(accounts), str(mail_server.inventory), *options(provider, state))
+        moved = run("--json", "migrate", str(accounts), str(mail_server.inventory), *options(provider, state),
+                    env=mail_server.env)
         assert moved.returncode == 0, moved.stderr + moved.stdout
         report = json.loads(moved.stdout)
         assert report["complete"] and report["missing"] == 0
@@ -98,13 +99,14 @@ def test_round_trip_through_our_server(provider: Seeded, mail_server: MailServer
             len({m.sha256 for m in provider.mail[name] if m.folder == folder})
             for name in people for folder in corpus.FOLDERS)
 
-        again = run("--json", "migrate", str(accounts), str(mail_server.inventory), *options(provider, state))
+        again = run("--json", "migrate", str(accounts), str(mail_server.inventory), *options(provider, state),
+                    env=mail_server.env)
         assert again.returncode == 0, again.stderr
         assert sum(f["copied"] for u in json.loads(again.stdout)["users"] for f in u["folders"]) == 0
 
         archive = tmp_path / "archive"
         exported = run("export", str(mail_server.inventory), "-o", str(archive), "--users", address["anna"],
-                       *options(provider, state))
+                       *options(provider, state), env=mail_server.env)
         assert exported.returncode == 0, exported.stderr + exported.stdout
         assert run("archive", "verify", str(archive)).returncode == 0
 
