@@ -52,7 +52,6 @@ def test_a_healthy_domain_passes_every_check(run_checks: Run) -> None:
     ("stsredirect.test", "dns.mta_sts.policy", Status.CRIT, "no redirect"),
     ("stsbig.test", "dns.mta_sts.policy", Status.CRIT, "serve the policy"),
     ("stshtml.test", "dns.mta_sts.policy", Status.WARN, "Content-Type: text/plain"),
-    ("ststesting.test", "dns.mta_sts.policy", Status.WARN, "mode: enforce"),
     ("notlsrpt.test", "dns.tlsrpt.record", Status.WARN, "_smtp._tls.notlsrpt.test. 3600 IN TXT"),
     ("danebad.test", "dns.dane.tlsa", Status.WARN, "DNSSEC"),
 ])
@@ -74,6 +73,13 @@ def test_messages_say_what_is_wrong(run_checks: Run) -> None:
     assert "larger than 64 KiB" in big.message
     assert "https://elsewhere.test/policy" in find(run_checks("stsredirect.test", "dns.mta_sts"),
                                                    "dns.mta_sts.policy").message
+
+
+def test_mode_testing_is_how_a_policy_starts_not_a_fault(run_checks: Run) -> None:
+    # provision dns records publishes mode testing first; the check says what comes next.
+    policy = find(run_checks("ststesting.test", "dns.mta_sts"), "dns.mta_sts.policy")
+    assert policy.status is Status.OK
+    assert "mode testing" in policy.message and "set mode: enforce" in policy.message
 
 
 def test_a_parent_dmarc_record_applies_to_a_subdomain(run_checks: Run) -> None:

@@ -58,17 +58,15 @@ def own_ca(mail_server: MailServer, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
-def test_a_provisioned_server_is_ok_but_for_the_web_server(mail_server: MailServer, own_ca: Path) -> None:
+def test_a_provisioned_server_is_ok(mail_server: MailServer, own_ca: Path) -> None:
     status, found = check(mail_server, "--only", "services", "--ca-file", str(own_ca))
     problems = {check_id: messages(found, check_id) for check_id in found
                 if statuses(found, check_id) != {"OK"}}
-    assert list(problems) == ["services.https.caldav"], problems
-    # No web server is provisioned yet: an honest CRIT, until the collaboration work lands.
-    assert statuses(found, "services.https.caldav") == {"CRIT"}
-    assert "port 443: Connection refused" in problems["services.https.caldav"]
-    assert status == 1
+    assert problems == {}
+    assert status == 0
     assert len(found["services.smtp.relay"]) == 2  # ports 25 and 587
     assert f"220 {mail_server.host.hostname}" in messages(found, "services.smtp.banner")
+    assert "/.well-known/caldav" in messages(found, "services.https.caldav")
 
 
 def test_a_self_signed_certificate_is_crit_without_ca_file(mail_server: MailServer) -> None:

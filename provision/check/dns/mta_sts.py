@@ -98,10 +98,10 @@ def _judge(context: Context, domain: str, response: https.Response) -> list[Chec
                        f"set mode: enforce in https://mta-sts.{domain}{POLICY_PATH}")]
     coverage = _coverage(context, domain, patterns, fix, Status.CRIT if mode == "enforce" else Status.WARN)
     if mode == "testing":
-        return [result(POLICY, Status.WARN, f"{domain}: MTA-STS mode testing: senders only report, they do "
-                       "not enforce TLS",
-                       f"set mode: enforce in https://mta-sts.{domain}{POLICY_PATH} once TLS reports "
-                       "are clean"), coverage]
+        # How a policy starts (provision dns records publishes it so): a step, not a fault.
+        return [result(POLICY, Status.OK, f"{domain}: MTA-STS mode testing, max_age {max_age}: senders only "
+                       f"report; once TLS reports are clean, set mode: enforce in "
+                       f"https://mta-sts.{domain}{POLICY_PATH}"), coverage]
     return [result(POLICY, Status.OK, f"{domain}: MTA-STS mode enforce, max_age {max_age}"), coverage]
 
 

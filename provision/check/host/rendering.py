@@ -1,17 +1,19 @@
 """What `provision apply` would write on an inventory's server: `provision render`'s files, cached.
 
 A render is an Ansible run of half a minute. Its output depends only on the inventory's files, the
-playbooks and templates, the code of provision's render, Ansible's version and ANSIBLE_* settings, so it is
-kept under a hash of all of them: the first check after any change renders (in a child process,
-while the other checks run), the next ones read the cache. The cache holds what `provision render`
-writes (secrets only as placeholders) and is readable by its owner only.
+playbooks and templates, the code of provision's render, Ansible's version and ANSIBLE_* settings,
+so it is kept under a hash of all of them: the first check after any change renders (in a child
+process, while the other checks run), the next ones read the cache. The cache holds what
+`provision render` writes (secrets only as placeholders) and is readable by its owner only.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,19 +45,23 @@ class Rendered:
 
 
 class Render:
-    """The files of one inventory's host: from the cache at once, or a render started in the background."""
+    """The files of one inventory's host: from the cache at once, or from a render started in the background.
+
+    The render runs in a session of its own and writes its result into the cache itself: a check
+    that stops waiting leaves it to finish, so the next check finds the files.
+    """
 
     def __init__(self, directory: Path, host: str) -> None:
-        self.directory, self.host = directory, host
-        self.key = key(directory)
-        self.cached = _read(self.key)
-        self._temporary: tempfile.TemporaryDirectory[str] | None = None
-        self._process: subprocess.Popen[str] | None = None
+        self.directory = directory
+        self.cached = _read(key(directory))
+        self._process: subprocess.Popen[bytes] | None = None
         if self.cached is None:
-            self._temporary = tempfile.TemporaryDirectory(prefix="provision-drift-")
+            self._result = _result_file(key(directory))
+            self._result.with_suffix(".error").unlink(missing_ok=True)
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "provision", "--json", "render", str(directory), self._out()],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                [sys.executable, "-m", __name__, str(directory), host, str(self._result)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
 
     def files(self, timeout: float) -> list[Rendered]:
         """The rendered files, waiting at most timeout seconds for a render in progress."""
@@ -63,32 +69,45 @@ class Render:
             return self.cached
         assert self._process is not None
         try:
-            _, errors = self._process.communicate(timeout=timeout)
+            self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.cancel()
-            raise RenderError(f"rendering the config files took over {timeout:g} s: give a longer --timeout "
-                              "(a check module may take 12 times it, at least 60 s)") from None
-        try:
-            if self._process.returncode != 0:
-                raise RenderError(f"provision render {self.directory} failed: {errors.strip()[-300:]}")
-            self.cached = _collect(Path(self._out()) / self.host)
-        finally:
-            self.cancel()
-        _write(self.key, self.cached)
+            self._process = None  # not cancelled: it finishes on its own, into the cache
+            raise RenderError(f"rendering the config files takes over {timeout:g} s (Ansible, on a busy "
+                              "machine); the render goes on in the background: check again in a minute, "
+                              "or give a longer --timeout") from None
+        failure = self._result.with_suffix(".error")
+        if failure.is_file():
+            raise RenderError(f"provision render {self.directory} failed: {failure.read_text()[-300:]}")
+        self.cached = _load(self._result)
+        if self.cached is None:
+            raise RenderError(f"provision render {self.directory} left no result in {self._result}")
         return self.cached
 
     def cancel(self) -> None:
-        """Stop a render in progress and remove its files."""
+        """Stop a render in progress (the server is unreachable: nothing to compare with)."""
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            os.killpg(self._process.pid, signal.SIGKILL)  # Ansible's processes too
             self._process.wait()
-        if self._temporary is not None:
-            self._temporary.cleanup()
-            self._temporary = None
 
-    def _out(self) -> str:
-        assert self._temporary is not None
-        return str(Path(self._temporary.name) / "out")
+
+def render(directory: Path, host: str, result: Path) -> int:
+    """`provision render` of directory, host's files stored at result; errors at result.error."""
+    lock = result.with_suffix(".lock")
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a second check of the inventory waits for the first render
+        if result.is_file():
+            return 0
+        with tempfile.TemporaryDirectory(prefix="provision-drift-") as temporary:
+            out = Path(temporary) / "out"
+            command = [sys.executable, "-m", "provision", "--json", "render", str(directory), str(out)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                result.with_suffix(".error").write_text(done.stderr.strip() or done.stdout.strip())
+                return 1
+            _store(result, _collect(out / host))
+    lock.unlink(missing_ok=True)
+    _prune(result.parent)
+    return 0
 
 
 def _collect(host: Path) -> list[Rendered]:
@@ -132,31 +151,43 @@ def _content(path: Path) -> bytes:
 
 def _read(digest: str) -> list[Rendered] | None:
     for cache in CACHES:
-        try:
-            entries = json.loads((cache / f"{digest}.json").read_text())
-        except (OSError, ValueError):
-            continue
-        return [Rendered(entry["role"], PurePosixPath(entry["path"]), entry["text"]) for entry in entries]
+        if (found := _load(cache / f"{digest}.json")) is not None:
+            return found
     return None
 
 
-def _write(digest: str, files: list[Rendered]) -> None:
-    """Keep the render in the first cache directory that can be written; no cache is no error."""
-    text = json.dumps([{**asdict(file), "path": str(file.path)} for file in files])
+def _load(path: Path) -> list[Rendered] | None:
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return [Rendered(entry["role"], PurePosixPath(entry["path"]), entry["text"]) for entry in entries]
+
+
+def _result_file(digest: str) -> Path:
+    """Where a render of digest goes: the first cache directory that can be written, else a temporary one."""
     for cache in CACHES:
         try:
             cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-            partial = cache / f".{digest}.{os.getpid()}"
-            partial.touch(mode=0o600)
-            partial.write_text(text)
-            partial.replace(cache / f"{digest}.json")
         except OSError:
             continue
-        _prune(cache)
-        return
+        if os.access(cache, os.W_OK):
+            return cache / f"{digest}.json"
+    return Path(tempfile.mkdtemp(prefix="provision-drift-")) / f"{digest}.json"
+
+
+def _store(result: Path, files: list[Rendered]) -> None:
+    partial = result.with_name(f".{result.name}.{os.getpid()}")
+    partial.touch(mode=0o600)
+    partial.write_text(json.dumps([{**asdict(file), "path": str(file.path)} for file in files]))
+    partial.replace(result)
 
 
 def _prune(cache: Path) -> None:
     renders = sorted(cache.glob("*.json"), key=lambda path: path.stat().st_mtime, reverse=True)
     for old in renders[KEPT:]:
         old.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(render(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,7 +52,8 @@ def _anonymous(server: Server, port: int, timeout: float) -> Check:
     directory = ldap3.Server(str(server.address), port, use_ssl=port == LDAPS, tls=tls, get_info=ldap3.DSA,
                              connect_timeout=timeout)
     try:
-        with ldap3.Connection(directory, auto_bind=True, receive_timeout=timeout) as connection:
+        # ldap3 sets receive_timeout as SO_RCVTIMEO from whole seconds: a float is refused.
+        with ldap3.Connection(directory, auto_bind=True, receive_timeout=math.ceil(timeout)) as connection:
             bases = list(directory.info.naming_contexts or []) if directory.info else []
             readable = [base for base in bases
                         if connection.search(base, PEOPLE, attributes=[], size_limit=1)]
