@@ -14,7 +14,11 @@ from provision.archive.verify import verify
 from provision.archive.writer import ArchiveWriter
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError, UsageError
+from provision.migrate import davsides
 from provision.migrate import report as reports
+from provision.migrate.collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
+from provision.migrate.dav import parse_url as parse_dav_url
+from provision.migrate.davsides import CollectionEndpoint
 from provision.migrate.endpoints import (
     Account,
     ImapEndpoint,
@@ -97,6 +101,12 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
     elif kind == "accounts":
         accounts = read_accounts(Path(spec))
         endpoint = ImapEndpoint(_tls(args), _secrets(args))
+    elif kind == "dav":
+        url = parse_dav_url(spec)
+        if not url.user:
+            raise UsageError(f"{spec}: name the account (https://USER@HOST/)")
+        accounts = [Account(url.user, url.user)]
+        endpoint = ImapEndpoint(_tls(args), _secrets(args))  # no mail: only calendars and contacts
     elif kind == "inventory":
         if not users:
             raise UsageError("name the mailboxes to take from our server with --users")
@@ -116,9 +126,11 @@ def target_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions
     if kind == "imap":
         url = parse_url(spec)
         return ImapEndpoint(_tls(args), secrets, url), url.user
+    if kind == "dav":
+        return ImapEndpoint(_tls(args), secrets), parse_dav_url(spec).user
     if kind == "inventory":
         return ImapEndpoint(_tls(args), secrets, mailboxes=inventory_endpoint(spec)), None
-    raise UsageError(f"{spec}: the target must be an imaps:// URL or an inventory directory")
+    raise UsageError(f"{spec}: the target must be an imaps:// or https:// URL or an inventory directory")
 
 
 def _single_target(accounts: list[Account], named: str | None, maps: dict[str, str]) -> list[Account]:
@@ -143,9 +155,19 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     target, named = target_endpoint(args.target, args, target_secrets)
     accounts = _single_target(accounts, named, parse_maps(args.map))
     state = _state(args)
-    jobs = [Job(account.source_user, account.target_user, _imap_source(source, account, state),
-                _imap_sink(target, account, state)) for account in accounts]
-    return _finish("migrate", args, console, jobs)
+    mail = "dav" not in (kind_of(args.source), kind_of(args.target))
+    source_sides = _collection_endpoint(args.source, args, _secrets(args))
+    target_sides = _collection_endpoint(args.target, args, target_secrets)
+    jobs = [Job(account.source_user, account.target_user,
+                _imap_source(source, account, state) if mail else _no_mail(account),
+                _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
+                _pair(source_sides, target_sides, account)) for account in accounts]
+    try:
+        return _finish("migrate", args, console, jobs)
+    finally:
+        for sides in (source_sides, target_sides):
+            if sides is not None:
+                sides.close()
 
 
 def export(args: argparse.Namespace, console: Console) -> int:
@@ -168,10 +190,25 @@ def export(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSink(user, f"{account.target_user} in {args.output}")
         return make
 
-    jobs = [Job(account.source_user, account.target_user, _imap_source(source, account, state),
-                sink_for(account)) for account in accounts]
-    return _finish("export", args, console, jobs,
-                   after=lambda report: _close_archive(writer, report, console))
+    def collections_for(user: str) -> CollectionSide:
+        if writer is None:
+            return NoCollections()
+        with lock:
+            return ArchiveWriterCollections(writer.user(user), f"{user} in {args.output}")
+
+    source_sides = _collection_endpoint(args.source, args, _secrets(args))
+    mail = kind_of(args.source) != "dav"
+    jobs = [Job(account.source_user, account.target_user,
+                _imap_source(source, account, state) if mail else _no_mail(account), sink_for(account),
+                None if source_sides is None else davsides.pair(
+                    source_sides, collections_for, account.source_user, account.target_user,
+                    account.password_file)) for account in accounts]
+    try:
+        return _finish("export", args, console, jobs,
+                       after=lambda report: _close_archive(writer, report, console))
+    finally:
+        if source_sides is not None:
+            source_sides.close()
 
 
 def _close_archive(writer: ArchiveWriter | None, report: reports.RunReport, console: Console) -> None:
@@ -211,9 +248,16 @@ def import_(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSource(reader, reader.user(account.source_user))
         return make
 
-    jobs = [Job(account.source_user, account.target_user, source_for(account),
-                _imap_sink(target, account, state)) for account in accounts]
-    return _finish("import", args, console, jobs, source_label=str(archive))
+    mail = kind_of(args.target) != "dav"
+    target_sides = _collection_endpoint(args.target, args, _secrets(args))
+    jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),
+                _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
+                _pair(davsides.archive(archive), target_sides, account)) for account in accounts]
+    try:
+        return _finish("import", args, console, jobs, source_label=str(archive))
+    finally:
+        if target_sides is not None:
+            target_sides.close()
 
 
 class ArchiveDamaged(ProvisionError):
@@ -224,6 +268,29 @@ class ArchiveDamaged(ProvisionError):
 
     def lines(self) -> list[str]:
         return [*self.problems, *super().lines()]
+
+
+def _collection_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions
+                         ) -> CollectionEndpoint | None:
+    """Calendars and contacts: a DAV account or our server's Radicale; None where there are none."""
+    kind = kind_of(spec)
+    if kind == "dav":
+        return davsides.dav(spec, _tls(args).ca_file, args.insecure, secrets)
+    if kind == "inventory":
+        return davsides.inventory(spec)
+    return None
+
+
+def _pair(source: CollectionEndpoint | None, target: CollectionEndpoint | None, account: Account
+          ) -> Callable[[], tuple[CollectionSide, CollectionSide]] | None:
+    if source is None or target is None:
+        return None
+    return davsides.pair(source, lambda user: target.open(user, account.target_password_file),
+                         account.source_user, account.target_user, account.password_file)
+
+
+def _no_mail(account: Account) -> Callable[[Throttle], Source]:
+    return lambda _: NoMail(account.source_user)
 
 
 def _imap_source(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:

@@ -58,11 +58,14 @@ class Tls:
 
 
 def kind_of(spec: str) -> str:
-    """imap, accounts, inventory or archive."""
+    """imap, dav, accounts, inventory or archive."""
     if spec.startswith("imaps://"):
         return "imap"
-    if spec.startswith(("imap://", "http://", "https://")):
-        raise UsageError(f"{spec}: only imaps:// accounts are supported (TLS from the first byte)")
+    if spec.startswith("https://"):
+        return "dav"
+    if spec.startswith(("imap://", "http://")):
+        raise UsageError(f"{spec}: only imaps:// and https:// accounts are supported "
+                         "(TLS from the first byte)")
     path = Path(spec)
     if path.suffix.lower() in (".csv", ".yaml", ".yml") and path.is_file():
         return "accounts"

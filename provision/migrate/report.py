@@ -27,17 +27,34 @@ class FolderReport:
 
 
 @dataclass
+class CollectionReport:
+    """A calendar, task list or address book: items are UIDs (a recurring event with its exceptions is
+    one item), components are what the archive counts (each exception one)."""
+
+    kind: str  # calendar, tasks or contacts
+    name: str
+    source_items: int = 0
+    source_components: int = 0
+    target_items: int = 0
+    copied: int = 0
+    skipped: int = 0
+    missing: list[str] = field(default_factory=list)  # UIDs not at the target with the same content
+
+
+@dataclass
 class UserReport:
     user: str
     target: str
     folders: list[FolderReport] = field(default_factory=list)
+    collections: list[CollectionReport] = field(default_factory=list)
     error: str | None = None
     throttled: int = 0  # waits the servers imposed
     throttled_seconds: float = 0.0
 
     @property
     def missing(self) -> int:
-        return sum(len(folder.missing) for folder in self.folders)
+        return sum(len(folder.missing) for folder in self.folders) + sum(
+            len(collection.missing) for collection in self.collections)
 
     def total(self, name: str) -> int:
         return sum(getattr(folder, name) for folder in self.folders)
@@ -83,6 +100,11 @@ def _rows(report: RunReport) -> list[dict[str, object]]:
                          "target_bytes": folder.target_bytes, "copied": folder.copied,
                          "copied_bytes": folder.copied_bytes, "skipped": folder.skipped,
                          "missing": len(folder.missing)})
+        for collection in user.collections:
+            rows.append({"user": user.user, "folder": f"{collection.kind}: {collection.name}",
+                         "source": collection.source_items, "target": collection.target_items,
+                         "copied": collection.copied, "skipped": collection.skipped,
+                         "missing": len(collection.missing)})
     return rows
 
 
@@ -95,6 +117,9 @@ def text(report: RunReport) -> str:
             if len(folder.missing) > MISSING_SHOWN:
                 more = len(folder.missing) - MISSING_SHOWN
                 lines.append(f"missing: {user.user} {folder.folder}: … and {more} more")
+        for collection in user.collections:
+            lines += [f"missing: {user.user} {collection.kind} {collection.name}: UID {uid}"
+                      for uid in collection.missing[:MISSING_SHOWN]]
         if user.throttled:
             lines.append(f"{user.user}: the servers throttled {user.throttled} times "
                          f"({user.throttled_seconds:.0f} s of waiting)")

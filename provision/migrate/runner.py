@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 
 from provision.console import Console
 from provision.migrate import AccountError
+from provision.migrate.collections import CollectionSide, copy_collections
 from provision.migrate.copier import copy_folder, plan_folder
 from provision.migrate.folders import Folder
 from provision.migrate.imap import Throttle
 from provision.migrate.progress import Progress
-from provision.migrate.report import FolderReport, RunReport, UserReport
+from provision.migrate.report import CollectionReport, FolderReport, RunReport, UserReport
 from provision.migrate.sinks import Sink
 from provision.migrate.sources import Source
 
@@ -37,6 +38,8 @@ class Job:
     target: str
     source: Callable[[Throttle], Source]
     sink: Callable[[Throttle], Sink]
+    # Calendars, task lists and address books: (source side, target side), opened in the worker.
+    collections: Callable[[], tuple[CollectionSide, CollectionSide]] | None = None
 
 
 def run(command: str, source: str, target: str, jobs: list[Job], console: Console, *, dry_run: bool,
@@ -76,6 +79,8 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
         source, sink = job.source(throttle), job.sink(throttle)
         for folder in source.folders():
             report.folders.append(_folder(source, sink, folder, progress))
+        if job.collections is not None:
+            report.collections = _collections(job.collections, progress)
         if progress is not None:
             console.detail(f"{job.user}: done")
     except AccountError as error:
@@ -90,6 +95,17 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
                 side.close()
     report.throttled, report.throttled_seconds = throttle.waits, throttle.seconds
     return report
+
+
+def _collections(open_sides: Callable[[], tuple[CollectionSide, CollectionSide]],
+                 progress: Progress | None) -> list[CollectionReport]:
+    sides: tuple[CollectionSide, ...] = ()
+    try:
+        sides = open_sides()
+        return copy_collections(*sides, dry_run=progress is None)
+    finally:
+        for side in sides:
+            side.close()
 
 
 def _folder(source: Source, sink: Sink, folder: Folder, progress: Progress | None) -> FolderReport:

@@ -1,0 +1,188 @@
+"""Calendars, task lists and address books of our own server, read and written in Radicale's storage
+over SSH (the radicale role's collection-root), under Radicale's own storage lock.
+
+Why the storage and not CalDAV: Radicale checks logins against the directory, and the consultant does
+not know the people's passwords; a temporary credential would mean changing the server's
+authentication during the move. Over SSH, as the radicale user, nothing is changed but the items, and
+they land byte for byte (Radicale's PUT would re-serialise them)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import threading
+
+import paramiko
+
+from provision.directory.connect import _ssh as ssh_login
+from provision.inventory.model import Inventory
+from provision.migrate import AccountError
+from provision.migrate.dav import Collection, item_href
+from provision.migrate.items import Item, split
+
+STORAGE = "/var/lib/radicale/collections"  # the radicale role's radicale_storage
+LOGINS = "/var/lib/provision/dav/logins.json"  # address -> uid, written by provision-dav-sync
+TIMEOUT = 300
+TAGS = {"contacts": "VADDRESSBOOK", "calendar": "VCALENDAR", "tasks": "VCALENDAR"}
+
+# Runs on the server as the radicale user, holding Radicale's lock (flock) on the storage.
+# read USER: every collection of USER with its items; write USER: one collection from stdin.
+REMOTE = r"""
+import base64, json, os, sys
+root = os.path.join(sys.argv[2], "collection-root", sys.argv[3])
+def read():
+    found = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        props = os.path.join(root, name, ".Radicale.props")
+        if not os.path.isfile(props):
+            continue
+        items = {}
+        for href in sorted(os.listdir(os.path.join(root, name))):
+            path = os.path.join(root, name, href)
+            if not href.startswith(".") and os.path.isfile(path):
+                items[href] = base64.b64encode(open(path, "rb").read()).decode()
+        found.append({"name": name, "props": json.load(open(props)), "items": items})
+    json.dump(found, sys.stdout)
+def write():
+    job = json.load(sys.stdin)
+    path = os.path.join(root, job["name"])
+    os.makedirs(path, 0o750, exist_ok=True)
+    props = os.path.join(path, ".Radicale.props")
+    if not os.path.exists(props):
+        with open(props + ".tmp", "w") as out:
+            json.dump(job["props"], out)
+        os.replace(props + ".tmp", props)
+    for href, data in job["items"].items():
+        target = os.path.join(path, href)
+        with open(target + ".tmp", "wb") as out:
+            out.write(base64.b64decode(data))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(target + ".tmp", target)
+    print(len(job["items"]))
+{"read": read, "write": write}[sys.argv[1]]()
+"""
+
+
+class ServerCollections:
+    """One SSH connection to our server, shared by the workers (one command at a time)."""
+
+    def __init__(self, inventory: Inventory):
+        self.inventory = inventory
+        self.label = inventory.settings.hostname
+        self._client: paramiko.SSHClient | None = None
+        self._logins: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, arguments: list[str], stdin: bytes = b"") -> bytes:
+        with self._lock:
+            if self._client is None:
+                self._client = ssh_login(self.inventory)
+            command = " ".join(shlex.quote(part) for part in [
+                "runuser", "-u", "radicale", "--", "flock", f"{STORAGE}/.Radicale.lock",
+                "python3", "-c", REMOTE, *arguments])
+            channel_in, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
+            if stdin:
+                channel_in.write(stdin)
+            channel_in.channel.shutdown_write()
+            out = stdout.read()
+            status = stdout.channel.recv_exit_status()
+            if status != 0:
+                complaint = stderr.read().decode("utf-8", "replace").strip()[-300:]
+                raise AccountError(f"{self.label}: Radicale's storage refused {arguments[0]}: {complaint}",
+                                   "has `provision apply` run with the radicale role?")
+            return out
+
+    def login(self, address: str) -> str:
+        """The uid whose collections belong to address (the login map of provision-dav-sync)."""
+        with self._lock:
+            if self._logins is None:
+                if self._client is None:
+                    self._client = ssh_login(self.inventory)
+                _, stdout, _ = self._client.exec_command(f"cat {LOGINS}", timeout=TIMEOUT)
+                self._logins = json.loads(stdout.read() or b"{}")
+        uid = self._logins.get(address.lower())
+        if uid is None and "@" not in address:
+            return address
+        if uid is None:
+            raise AccountError(f"{address} is not a person on {self.label}",
+                               "add the person first (provision users add or import), then run "
+                               "provision calendars sync DIR")
+        return uid
+
+    def account(self, address: str) -> ServerAccount:
+        return ServerAccount(self, address)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+class ServerAccount:
+    """One person's collections in the storage."""
+
+    def __init__(self, server: ServerCollections, address: str):
+        self.server = server
+        self.uid = server.login(address)
+        self.label = f"{address} on {server.label}"
+        self._found: dict[tuple[str, str], list[Item]] | None = None
+        self._collections: list[Collection] = []
+
+    def _read(self) -> None:
+        found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]")
+        self._found, self._collections = {}, []
+        for entry in found:
+            collection = _collection(entry["name"], entry["props"])
+            if collection is None:
+                continue
+            self._collections.append(collection)
+            self._found[(collection.kind, collection.name)] = [
+                item for href, data in entry["items"].items()
+                for item in _items(base64.b64decode(data), collection.kind, href)]
+
+    def collections(self) -> list[Collection]:
+        if self._found is None:
+            self._read()
+        return list(self._collections)
+
+    def items(self, collection: Collection) -> list[Item]:
+        if self._found is None:
+            self._read()
+        assert self._found is not None
+        return list(self._found.get((collection.kind, collection.name), []))
+
+    def put(self, collection: Collection, items: list[Item]) -> None:
+        props: dict[str, str] = {"tag": TAGS[collection.kind],
+                                 "D:displayname": collection.displayname or collection.name}
+        if collection.kind != "contacts":
+            props["C:supported-calendar-component-set"] = "VTODO" if collection.kind == "tasks" else "VEVENT"
+            if collection.color:
+                props["ICAL:calendar-color"] = collection.color
+        job = {"name": collection.name, "props": props,
+               "items": {item.href or item_href(item.uid, collection.kind):
+                         base64.b64encode(item.data).decode() for item in items}}
+        self.server._run(["write", STORAGE, self.uid], json.dumps(job).encode())
+        self._found = None  # read again for the verification
+
+    def close(self) -> None:
+        pass
+
+
+def _collection(name: str, props: dict[str, str]) -> Collection | None:
+    tag = props.get("tag")
+    if tag == "VADDRESSBOOK":
+        kind = "contacts"
+    elif tag == "VCALENDAR":
+        components = props.get("C:supported-calendar-component-set", "VEVENT")
+        kind = "tasks" if "VTODO" in components and "VEVENT" not in components else "calendar"
+    else:
+        return None
+    return Collection(kind, name, props.get("D:displayname"), props.get("ICAL:calendar-color"))
+
+
+def _items(data: bytes, kind: str, href: str) -> list[Item]:
+    return [Item(item.uid, item.data, href) for item in split(data, kind)]
+
