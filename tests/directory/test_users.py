@@ -216,10 +216,16 @@ def test_generated_password_is_shown_once_or_written_to_a_new_private_file(mail_
         _cleanup(mail_server, written)
 
 
-def test_remove_refuses_login_and_mail(mail_server, person):
-    done = users(mail_server, "remove", person["uid"])
+def test_remove_archives_the_mailbox_and_refuses_login_and_mail(mail_server, person):
+    subject = inbound(mail_server, person["mail"])
+    fetch(mail_server, person["mail"], person["password"], subject)  # the mailbox has mail
+    home = f"/var/vmail/example.test/{person['uid']}"
+    done = users(mail_server, "remove", person["uid"], "--json")
     assert done.returncode == 0, done.stderr
-    assert "mailbox stays on the server" in done.stdout
+    archive = json.loads(done.stdout)["archive"]
+    assert archive.startswith(f"/var/vmail/.removed/example.test/{person['uid']}-")
+    assert mail_server.host.ssh(["test", "-d", f"{archive}/Maildir/cur"], check=False).returncode == 0
+    assert mail_server.host.ssh(["test", "-e", home], check=False).returncode != 0  # never reused
     assert not imap_login(mail_server, person["mail"], person["password"])
     with smtplib.SMTP(mail_server.host.address, 25, local_hostname=OUTSIDE, timeout=20) as smtp:
         smtp.starttls(context=tls_context())
