@@ -156,8 +156,8 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     accounts = _single_target(accounts, named, parse_maps(args.map))
     state = _state(args)
     mail = "dav" not in (kind_of(args.source), kind_of(args.target))
-    source_sides = _collection_endpoint(args.source, args, _secrets(args))
-    target_sides = _collection_endpoint(args.target, args, target_secrets)
+    source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
+    target_sides = _collection_endpoint(args.target, args, target_secrets, True)
     jobs = [Job(account.source_user, account.target_user,
                 _imap_source(source, account, state) if mail else _no_mail(account),
                 _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
@@ -196,7 +196,7 @@ def export(args: argparse.Namespace, console: Console) -> int:
         with lock:
             return ArchiveWriterCollections(writer.user(user), f"{user} in {args.output}")
 
-    source_sides = _collection_endpoint(args.source, args, _secrets(args))
+    source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     mail = kind_of(args.source) != "dav"
     jobs = [Job(account.source_user, account.target_user,
                 _imap_source(source, account, state) if mail else _no_mail(account), sink_for(account),
@@ -249,7 +249,7 @@ def import_(args: argparse.Namespace, console: Console) -> int:
         return make
 
     mail = kind_of(args.target) != "dav"
-    target_sides = _collection_endpoint(args.target, args, _secrets(args))
+    target_sides = _collection_endpoint(args.target, args, _secrets(args), True)
     jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),
                 _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
                 _pair(davsides.archive(archive), target_sides, account)) for account in accounts]
@@ -270,14 +270,14 @@ class ArchiveDamaged(ProvisionError):
         return [*self.problems, *super().lines()]
 
 
-def _collection_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions
+def _collection_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions, target: bool
                          ) -> CollectionEndpoint | None:
     """Calendars and contacts: a DAV account or our server's Radicale; None where there are none."""
     kind = kind_of(spec)
     if kind == "dav":
         return davsides.dav(spec, _tls(args).ca_file, args.insecure, secrets)
     if kind == "inventory":
-        return davsides.inventory(spec)
+        return davsides.inventory(spec, target)
     return None
 
 

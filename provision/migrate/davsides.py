@@ -33,9 +33,9 @@ def dav(spec: str, ca_file: str | None, insecure: bool, secrets: SecretOptions) 
     return CollectionEndpoint(open_account)
 
 
-def inventory(directory: str) -> CollectionEndpoint:
+def inventory(directory: str, target: bool) -> CollectionEndpoint:
     server = ServerCollections(load_inventory(Path(directory)))
-    return CollectionEndpoint(lambda user, _: server.account(user), server.close)
+    return CollectionEndpoint(lambda user, _: server.account(user, target), server.close)
 
 
 def archive(path: Path) -> CollectionEndpoint:

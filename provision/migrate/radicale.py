@@ -94,8 +94,9 @@ class ServerCollections:
                                    "has `provision apply` run with the radicale role?")
             return out
 
-    def login(self, address: str) -> str:
-        """The uid whose collections belong to address (the login map of provision-dav-sync)."""
+    def login(self, address: str, required: bool) -> str | None:
+        """The uid whose collections belong to address (the login map of provision-dav-sync); None for
+        a source person the map does not know yet (who then has no collections)."""
         with self._lock:
             if self._logins is None:
                 if self._client is None:
@@ -105,14 +106,14 @@ class ServerCollections:
         uid = self._logins.get(address.lower())
         if uid is None and "@" not in address:
             return address
-        if uid is None:
+        if uid is None and required:
             raise AccountError(f"{address} is not a person on {self.label}",
                                "add the person first (provision users add or import), then run "
                                "provision calendars sync DIR")
         return uid
 
-    def account(self, address: str) -> ServerAccount:
-        return ServerAccount(self, address)
+    def account(self, address: str, target: bool) -> ServerAccount:
+        return ServerAccount(self, address, target)
 
     def close(self) -> None:
         with self._lock:
@@ -124,15 +125,15 @@ class ServerCollections:
 class ServerAccount:
     """One person's collections in the storage."""
 
-    def __init__(self, server: ServerCollections, address: str):
+    def __init__(self, server: ServerCollections, address: str, target: bool):
         self.server = server
-        self.uid = server.login(address)
+        self.uid = server.login(address, required=target)
         self.label = f"{address} on {server.label}"
         self._found: dict[tuple[str, str], list[Item]] | None = None
         self._collections: list[Collection] = []
 
     def _read(self) -> None:
-        found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]")
+        found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]") if self.uid else []
         self._found, self._collections = {}, []
         for entry in found:
             collection = _collection(entry["name"], entry["props"])
@@ -164,6 +165,7 @@ class ServerAccount:
         job = {"name": collection.name, "props": props,
                "items": {item.href or item_href(item.uid, collection.kind):
                          base64.b64encode(item.data).decode() for item in items}}
+        assert self.uid is not None  # a target's login is required
         self.server._run(["write", STORAGE, self.uid], json.dumps(job).encode())
         self._found = None  # read again for the verification
 
