@@ -31,6 +31,7 @@ from provision.migrate.endpoints import (
     select,
 )
 from provision.migrate.imap import Throttle
+from provision.migrate.local import LocalMail
 from provision.migrate.runner import Job, run
 from provision.migrate.secrets import SecretOptions
 from provision.migrate.sinks import ArchiveSink, ImapSink, NullSink, Sink
@@ -108,6 +109,11 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
             raise UsageError(f"{spec}: name the account (https://USER@HOST/)")
         accounts = [Account(url.user, url.user)]
         endpoint = ImapEndpoint(_tls(args), _secrets(args))  # no mail: only calendars and contacts
+    elif kind == "local":
+        if len(users) != 1:
+            raise UsageError(f"{spec}: say whose mail it is with --users ADDRESS (one)")
+        accounts = [Account(users[0], users[0])]
+        endpoint = ImapEndpoint(_tls(args), _secrets(args), local=Path(spec))
     elif kind == "inventory":
         if not users:
             raise UsageError("name the mailboxes to take from our server with --users")
@@ -282,6 +288,8 @@ def _collection_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOpt
         return davsides.dav(spec, _tls(args).ca_file, args.insecure, secrets)
     if kind == "inventory":
         return davsides.inventory(spec, target)
+    if kind == "local" and not target:
+        return davsides.local(Path(spec))
     return None
 
 
@@ -298,6 +306,10 @@ def _no_mail(account: Account) -> Callable[[Throttle], Source]:
 
 
 def _imap_source(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
+    if endpoint.local is not None:
+        local = endpoint.local
+        return lambda _: LocalMail(local, account.source_user)
+
     def make(throttle: Throttle) -> Source:
         return ImapSource(endpoint.account(account.source_user, throttle, account.url, account.password_file,
                                            account.token_file), state)

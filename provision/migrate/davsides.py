@@ -12,6 +12,7 @@ from provision.inventory.load import load as load_inventory
 from provision.migrate.collections import ArchiveCollections, CollectionSide
 from provision.migrate.dav import DavAccount, parse_url
 from provision.migrate.imap import tls_context
+from provision.migrate.local import LocalCollections
 from provision.migrate.radicale import ServerCollections
 from provision.migrate.secrets import SecretOptions
 
@@ -36,6 +37,10 @@ def dav(spec: str, ca_file: str | None, insecure: bool, secrets: SecretOptions) 
 def inventory(directory: str, target: bool) -> CollectionEndpoint:
     server = ServerCollections(load_inventory(Path(directory)))
     return CollectionEndpoint(lambda user, _: server.account(user, target), server.close)
+
+
+def local(path: Path) -> CollectionEndpoint:
+    return CollectionEndpoint(lambda _, __: LocalCollections(path))
 
 
 def archive(path: Path) -> CollectionEndpoint:

@@ -19,6 +19,7 @@ from provision.errors import UsageError
 from provision.inventory import HOSTS_FILE
 from provision.inventory.load import load as load_inventory
 from provision.migrate.imap import Credentials, ImapAccount, Throttle, tcp_ssl, tls_context
+from provision.migrate.local import is_local
 from provision.migrate.secrets import SecretOptions
 from provision.migrate.ssh import ServerMailboxes
 
@@ -58,7 +59,7 @@ class Tls:
 
 
 def kind_of(spec: str) -> str:
-    """imap, dav, accounts, inventory or archive."""
+    """imap, dav, accounts, inventory, local (Takeout folder, mbox, Maildir) or archive."""
     if spec.startswith("imaps://"):
         return "imap"
     if spec.startswith("https://"):
@@ -71,6 +72,8 @@ def kind_of(spec: str) -> str:
         return "accounts"
     if (path / HOSTS_FILE).is_file():
         return "inventory"
+    if path.exists() and is_local(path):
+        return "local"
     if (path / archive_manifest.MANIFEST).is_file() or (path / INDEX).is_file() or path.suffix == ".tar" or (
             not path.exists() and not spec.startswith("imap")):
         return "archive"
@@ -137,8 +140,9 @@ class ImapEndpoint:
     """Opens IMAP accounts on a provider's server (TLS verified) or, for an inventory, on ours over SSH."""
 
     def __init__(self, tls: Tls, secrets: SecretOptions, url: ImapUrl | None = None,
-                 mailboxes: ServerMailboxes | None = None):
+                 mailboxes: ServerMailboxes | None = None, local: Path | None = None):
         self.tls, self.secrets, self.url, self.mailboxes = tls, secrets, url, mailboxes
+        self.local = local  # a Takeout folder, mbox or Maildir: read directly, no IMAP
         self._context = tls_context(tls.ca_file, tls.insecure)
         self._lock = threading.Lock()
 
