@@ -9,6 +9,7 @@ they land byte for byte (Radicale's PUT would re-serialise them)."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import shlex
 import threading
@@ -126,11 +127,15 @@ class ServerAccount:
     """One person's collections in the storage."""
 
     def __init__(self, server: ServerCollections, address: str, target: bool):
-        self.server = server
-        self.uid = server.login(address, required=target)
+        self.server, self.address, self.target = server, address, target
         self.label = f"{address} on {server.label}"
         self._found: dict[tuple[str, str], list[Item]] | None = None
         self._collections: list[Collection] = []
+
+    @functools.cached_property
+    def uid(self) -> str | None:
+        """Looked up when first needed: a target without collections to receive needs no login."""
+        return self.server.login(self.address, required=self.target)
 
     def _read(self) -> None:
         found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]") if self.uid else []
