@@ -178,8 +178,12 @@ class DavAccount:
 
     # -- items
 
+    def _listed(self) -> None:
+        if not self._paths:
+            self.collections()
+
     def items(self, collection: Collection) -> list[Item]:
-        self._discover()
+        self._listed()
         path = self._paths.get((collection.kind, collection.name))
         if path is None:
             return []
@@ -206,7 +210,7 @@ class DavAccount:
 
     def put(self, collection: Collection, items: list[Item]) -> None:
         """Create the collection if needed, then write each item (replacing one with its UID)."""
-        self._discover()
+        self._listed()
         key = (collection.kind, collection.name)
         if key not in self._paths:
             self._create(collection)
