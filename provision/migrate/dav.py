@@ -107,8 +107,10 @@ class DavAccount:
             return response.status, {k.lower(): v for k, v in response.getheaders()}, data
         raise AssertionError("unreachable")
 
-    def _propfind(self, path: str, props: str, depth: str) -> list[tuple[str, ET.Element]]:
-        """(href, prop element) per response, following redirects (the well-known URLs redirect)."""
+    def _propfind(self, path: str, props: str, depth: str, optional: bool = False
+                  ) -> list[tuple[str, ET.Element]]:
+        """(href, prop element) per response, following redirects (the well-known URLs redirect);
+        an optional look that the server answers with an error finds nothing."""
         body = (f'<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" '
                 f'xmlns:c="{NS["c"]}" xmlns:a="{NS["a"]}" xmlns:i="{NS["i"]}"><d:prop>{props}</d:prop>'
                 "</d:propfind>").encode()
@@ -117,6 +119,8 @@ class DavAccount:
             if status in (301, 302, 307, 308) and "location" in headers:
                 path = urlsplit(urljoin(path, headers["location"])).path or "/"
                 continue
+            if status != 207 and optional:
+                return []
             if status != 207:
                 raise AccountError(f"{self.label}: PROPFIND {path} answered {status}",
                                    "is this a CalDAV/CardDAV URL?")
@@ -137,12 +141,7 @@ class DavAccount:
         starts = [self.url.path] if self.url.path != "/" else [
             "/.well-known/caldav", "/.well-known/carddav", "/"]
         for start in starts:
-            try:
-                found = self._propfind(start, "<d:current-user-principal/>", "0")
-            except AccountError as error:
-                if "refused the login" in error.message:
-                    raise
-                continue
+            found = self._propfind(start, "<d:current-user-principal/>", "0", optional=True)
             principal = _text(found, "d:current-user-principal/d:href")
             if principal:
                 break
