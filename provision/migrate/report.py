@@ -143,7 +143,10 @@ def summary(report: RunReport) -> str:
         f"INCOMPLETE: {missing} messages missing"
         + (f", users failed: {', '.join(failed)}" if failed else ""))
     took = _duration(report.seconds)
-    return f"{report.command}: copied {copied} messages ({_mb(size)}) in {took}; {verdict}"
+    items = sum(collection.copied for user in report.users for collection in user.collections)
+    dav = any(user.collections for user in report.users)
+    also = f" and {items} calendar and contact items" if dav else ""
+    return f"{report.command}: copied {copied} messages ({_mb(size)}){also} in {took}; {verdict}"
 
 
 def _mb(size: int) -> str:
@@ -167,6 +170,8 @@ def markdown(report: RunReport) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     missing = [(user.user, folder.folder, item) for user in report.users for folder in user.folders
                for item in folder.missing]
+    missing += [(user.user, f"{collection.kind}: {collection.name}", f"UID {uid}") for user in report.users
+                for collection in user.collections for uid in collection.missing]
     if missing:
         lines += ["", "## Missing messages", "", "| user | folder | Message-ID |", "|---|---|---|"]
         lines += [f"| {user} | {folder} | `{item}` |" for user, folder, item in missing]
