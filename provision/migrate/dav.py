@@ -219,7 +219,8 @@ class DavAccount:
         home = self._homes.get("a" if collection.kind == "contacts" else "c")
         if home is None:
             raise AccountError(f"{self.label}: the account has no home for {collection.kind}")
-        path = home.rstrip("/") + "/" + quote(collection.name, safe="") + "/"
+        safe = quote(collection.name, safe="")
+        path = home.rstrip("/") + "/" + ("%2E" + safe[1:] if safe.startswith(".") else safe) + "/"
         name = f"<d:displayname>{_escape(collection.displayname or collection.name)}</d:displayname>"
         if collection.kind == "contacts":
             body = (f'<?xml version="1.0" encoding="utf-8"?><d:mkcol xmlns:d="DAV:" xmlns:a="{NS["a"]}">'

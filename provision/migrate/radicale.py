@@ -16,6 +16,8 @@ import threading
 
 import paramiko
 
+from provision.archive import ArchiveError
+from provision.archive.names import safe_name
 from provision.directory.connect import _ssh as ssh_login
 from provision.inventory.model import Inventory
 from provision.migrate import AccountError
@@ -45,15 +47,29 @@ def read():
                 items[href] = base64.b64encode(open(path, "rb").read()).decode()
         found.append({"name": name, "props": json.load(open(props)), "items": items})
     json.dump(found, sys.stdout)
+def save(path, text):
+    with open(path + ".tmp", "w") as out:
+        out.write(text)
+    os.replace(path + ".tmp", path)
+def principal():
+    # Radicale makes a person's predefined collections only with a principal it has not seen yet
+    import configparser
+    config = configparser.RawConfigParser()
+    config.read("/etc/radicale/config")
+    os.makedirs(root, 0o750)
+    predefined = json.loads(config.get("storage", "predefined_collections", fallback="") or "{}")
+    for name, props in predefined.items():
+        os.mkdir(os.path.join(root, name), 0o750)
+        save(os.path.join(root, name, ".Radicale.props"), json.dumps(props))
 def write():
     job = json.load(sys.stdin)
+    if not os.path.isdir(root):
+        principal()
     path = os.path.join(root, job["name"])
     os.makedirs(path, 0o750, exist_ok=True)
     props = os.path.join(path, ".Radicale.props")
     if not os.path.exists(props):
-        with open(props + ".tmp", "w") as out:
-            json.dump(job["props"], out)
-        os.replace(props + ".tmp", props)
+        save(props, json.dumps(job["props"]))
     for href, data in job["items"].items():
         target = os.path.join(path, href)
         with open(target + ".tmp", "wb") as out:
@@ -158,7 +174,7 @@ class ServerAccount:
         if self._found is None:
             self._read()
         assert self._found is not None
-        return list(self._found.get((collection.kind, collection.name), []))
+        return list(self._found.get((collection.kind, _directory(collection.name)), []))
 
     def put(self, collection: Collection, items: list[Item]) -> None:
         props: dict[str, str] = {"tag": TAGS[collection.kind],
@@ -167,7 +183,7 @@ class ServerAccount:
             props["C:supported-calendar-component-set"] = "VTODO" if collection.kind == "tasks" else "VEVENT"
             if collection.color:
                 props["ICAL:calendar-color"] = collection.color
-        job = {"name": collection.name, "props": props,
+        job = {"name": _directory(collection.name), "props": props,
                "items": {item.href or item_href(item.uid, collection.kind):
                          base64.b64encode(item.data).decode() for item in items}}
         assert self.uid is not None  # a target's login is required
@@ -188,6 +204,14 @@ def _collection(name: str, props: dict[str, str]) -> Collection | None:
     else:
         return None
     return Collection(kind, name, props.get("D:displayname"), props.get("ICAL:calendar-color"))
+
+
+def _directory(name: str) -> str:
+    """A source's collection name as one safe path part (no '/', no leading '.')."""
+    try:
+        return safe_name(name)
+    except ArchiveError as bad:
+        raise AccountError(f"cannot store the collection {name!r}: {bad}") from None
 
 
 def _items(data: bytes, kind: str, href: str) -> list[Item]:

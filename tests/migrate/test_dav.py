@@ -126,7 +126,8 @@ def test_calendars_and_contacts_round_trip(provider: Seeded, dav: DavProvider, m
     assert report["complete"], report
 
     original, returned = items_by_uid(dav, source), items_by_uid(dav, back)
-    assert set(returned) == set(original)
+    # our server also gave the person its own (empty) calendar, task list and address book
+    assert {name for name, items in returned.items() if items} == set(original)
     for name in original:
         assert returned[name] == original[name], name
     photos = [line for items in returned.values() for lines in items.values() for line in lines
