@@ -40,9 +40,12 @@ from provision.migrate.sources import ArchiveSource, ImapSource, Source
 from provision.migrate.state import State, default_path
 
 SOURCE_HELP = ("imaps://USER@HOST[:PORT], an accounts file (.csv or .yaml: source, target, password_file, "
-               "oauth2_token_file, target_password_file), or a customer inventory directory (our server, "
-               "mailboxes reached with doveadm over SSH)")
-TARGET_HELP = "imaps://[USER@]HOST[:PORT] or a customer inventory directory"
+               "oauth2_token_file, target_password_file), a customer inventory directory (our server, "
+               "mailboxes reached with doveadm over SSH, calendars in Radicale's storage), "
+               "https://USER@HOST[:PORT][/PATH] (a CalDAV/CardDAV account), or a Google Takeout folder, "
+               "mbox or Maildir (with --users ADDRESS)")
+TARGET_HELP = ("imaps://[USER@]HOST[:PORT], https://USER@HOST[:PORT][/PATH] (CalDAV/CardDAV) or a customer "
+               "inventory directory")
 
 
 def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
