@@ -8,7 +8,9 @@ import base64
 import http.client
 import random
 import re
+import socket
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -74,8 +76,22 @@ def configure(provider: Provider, directory: Path, passwords: dict[str, str]) ->
                  (directory / "server.key").read_text())
     users = "".join(f"{user}:{password}\n" for user, password in passwords.items())
     provider.ssh("umask 027; cat > /etc/radicale/users; chgrp radicale /etc/radicale/users", users)
-    provider.ssh("systemctl restart radicale && sleep 1 && systemctl is-active radicale")
+    provider.ssh("systemctl restart radicale && systemctl is-active radicale")
+    _wait_for_port(provider.address, PORT)
     return DavProvider(provider.address, provider.ca_file, dict(passwords))
+
+
+def _wait_for_port(address: str, port: int, seconds: float = 60) -> None:
+    """Radicale is active before it listens: wait until it accepts connections."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _mkcalendar(component: str, name: str) -> bytes:
