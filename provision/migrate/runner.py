@@ -78,7 +78,7 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
     try:
         source, sink = job.source(throttle), job.sink(throttle)
         for folder in source.folders():
-            report.folders.append(_folder(source, sink, folder, progress))
+            report.folders.append(_folder(source, sink, folder, progress, console))
         if job.collections is not None:
             report.collections = _collections(job.collections, progress)
         if progress is not None:
@@ -108,15 +108,19 @@ def _collections(open_sides: Callable[[], tuple[CollectionSide, CollectionSide]]
             side.close()
 
 
-def _folder(source: Source, sink: Sink, folder: Folder, progress: Progress | None) -> FolderReport:
+def _folder(source: Source, sink: Sink, folder: Folder, progress: Progress | None,
+            console: Console) -> FolderReport:
     for attempt in range(RETRIES):
         try:
             if progress is None:
                 return plan_folder(source, sink, folder)
             return copy_folder(source, sink, folder, progress.advance)
-        except CUT:
+        except CUT as error:
             if attempt == RETRIES - 1:
                 raise
+            reason = str(error) or type(error).__name__
+            console.warn(f"{source.label}, {folder.name}: the connection broke ({reason}); reconnecting, "
+                         "what was copied is found and not sent again")
             time.sleep(2 ** attempt)
             source.reopen()
             sink.reopen()

@@ -193,3 +193,23 @@ def test_wrong_password_fails_that_account_only(provider: Seeded, tmp_path: Path
     assert "not the password" not in done.stderr + done.stdout
     assert "FAILED: " in (tmp_path / "report.md").read_text()
     assert_same_mail(by_folder(provider.snapshot("anna")), by_folder(provider.snapshot("gina")))
+
+
+def test_cut_connection_is_resumed_in_the_same_run(provider: Seeded, tmp_path: Path) -> None:
+    """The target drops the connection mid-run (doveadm kick): the run reconnects, finds what it had
+    appended, and completes without a duplicate."""
+    argv = [sys.executable, "-m", "provision", "--json", "migrate", provider.url("dave"),
+            provider.url("hana"), "--password-file", str(provider.password_file("dave")),
+            "--target-password-file", str(provider.password_file("hana")), *options(provider, tmp_path / "s")]
+    child = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None and _count(provider, "hana") < 20:
+        time.sleep(0.05)
+    provider.provider.ssh(f"doveadm kick {provider.user('hana')}")
+    kicked = _count(provider, "hana")
+    out, err = child.communicate(timeout=300)
+    assert kicked < len(provider.mail["dave"]) - 1, "the kick did not land mid-run"
+    assert child.returncode == 0, err
+    assert "the connection broke" in err and "reconnecting" in err
+    assert json.loads(out)["complete"]
+    assert_same_mail(by_folder(provider.snapshot("dave")), by_folder(provider.snapshot("hana")))
