@@ -21,6 +21,7 @@ class SecretOptions:
     password_stdin: bool = False
     token_file: str | None = None
     _stdin: str | None = field(default=None, repr=False)
+    _prompted: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def for_user(self, user: str, password_file: str | None = None,
@@ -43,10 +44,12 @@ class SecretOptions:
                 if self._stdin is None:
                     self._stdin = sys.stdin.readline().rstrip("\r\n")
                 return self._stdin
-            if not sys.stdin.isatty():
-                raise UsageError(f"no password for {user}",
-                                 "give --password-file, --password-stdin or --oauth2-token-file")
-            return getpass.getpass(f"password for {user}: ")
+            if user not in self._prompted:  # asked once per account, not at every login
+                if not sys.stdin.isatty():
+                    raise UsageError(f"no password for {user}",
+                                     "give --password-file, --password-stdin or --oauth2-token-file")
+                self._prompted[user] = getpass.getpass(f"password for {user}: ")
+            return self._prompted[user]
 
 
 def _first_line(path: str, what: str) -> str:
