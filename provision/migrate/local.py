@@ -26,6 +26,7 @@ from provision.migrate.sources import SourceFolder
 from provision.migrate.state import Known
 
 FROM_LINE = re.compile(rb"^>*From ")
+BARE_LF = re.compile(rb"(?<!\r)\n")
 # Takeout labels that name a special folder, that are flags, or that are only views.
 LABEL_FOLDERS = {"inbox": Folder("INBOX", "INBOX"), "sent": Folder("Sent", "Sent", "\\Sent"),
                  "drafts": Folder("Drafts", "Drafts", "\\Drafts"), "spam": Folder("Junk", "Spam", "\\Junk"),
@@ -85,7 +86,10 @@ def _mbox_bytes(stored: Stored) -> bytes:
 
 
 def _read(stored: Stored) -> bytes:
-    return _mbox_bytes(stored) if stored.mbox else stored.path.read_bytes()
+    """A message as IMAP carries it: local files end lines with LF, IMAP with CRLF (RFC 3501), and a
+    server hands back CRLF whatever it was given; converted here, the hash is that of what arrives."""
+    data = _mbox_bytes(stored) if stored.mbox else stored.path.read_bytes()
+    return BARE_LF.sub(b"\r\n", data)
 
 
 def _header(data: bytes, name: bytes) -> str | None:
@@ -142,7 +146,7 @@ class LocalMail:
     def _scan_mbox(self, path: Path, gmail: bool) -> None:
         for start, end, separator in _mbox_spans(path):
             stored = Stored(path, start, end, mbox=True)
-            data = _mbox_bytes(stored)
+            data = _read(stored)
             when = _date(data, separator)
             if not gmail:
                 self._add(Folder("INBOX", "INBOX"), data, stored, (), when)
@@ -161,7 +165,7 @@ class LocalMail:
                 for file in sorted((directory / sub).iterdir()) if (directory / sub).is_dir() else []:
                     info = file.name.partition(":2,")[2]
                     flags = tuple(MAILDIR_FLAGS[letter] for letter in info if letter in MAILDIR_FLAGS)
-                    data = file.read_bytes()
+                    data = _read(Stored(file))
                     when = datetime.fromtimestamp(file.stat().st_mtime, UTC)
                     self._add(folder, data, Stored(file), flags, when)
 

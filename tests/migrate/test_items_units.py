@@ -75,5 +75,5 @@ def test_mbox_messages_come_out_unescaped(tmp_path: Path) -> None:
     (folder,) = mail.folders()
     view = mail.open(folder)
     bodies = [data for _, data in mail.bodies(view, view.listing)]
-    assert bodies == [b"Subject: 1\n\nFrom here\n>From there\n", b"Subject: 2\n\nFrom-less\n"]
+    assert bodies == [b"Subject: 1\r\n\r\nFrom here\r\n>From there\r\n", b"Subject: 2\r\n\r\nFrom-less\r\n"]
     assert [meta.internaldate.hour for meta in view.listing] == [10, 11]

@@ -24,9 +24,14 @@ TAKEOUT = [
 
 
 def message(labels: str, message_id: str) -> bytes:
+    """As Takeout writes it: LF line ends (IMAP carries CRLF: see crlf)."""
     return (f"X-GM-THRID: 1\nX-Gmail-Labels: {labels}\nMessage-ID: {message_id}\n"
             f"From: a@gmail.test\nDate: Mon, 02 Nov 2026 10:00:00 +0000\nSubject: {message_id}\n\n"
             "Hallo,\n>From the start: a quoted From line\n").encode()
+
+
+def crlf(data: bytes) -> bytes:
+    return data.replace(b"\n", b"\r\n")
 
 
 def mbox(messages: list[bytes]) -> bytes:
@@ -67,7 +72,7 @@ def test_takeout_labels_become_folders_without_duplicates(local: Seeded, tmp_pat
     assert json.loads(done.stdout)["complete"]
 
     found = provider.snapshot("takeout")
-    sha = [hashlib.sha256(data).hexdigest() for data in messages]
+    sha = [hashlib.sha256(crlf(data)).hexdigest() for data in messages]
     held = {folder: [item[0] for item in items] for folder, items in found.items()}
     sub = next(name for name in held if name.endswith("Übersicht"))
     assert sorted(held["INBOX"]) == sorted([sha[0], sha[3], sha[4]])  # t1 once, though in two files
@@ -96,4 +101,4 @@ def test_plain_mbox_lands_in_inbox_byte_identical(local: Seeded, tmp_path: Path)
                "--target-password-file", str(provider.password_file("mbox")))
     assert done.returncode == 0, done.stderr + done.stdout
     inbox = [item[0] for item in provider.snapshot("mbox")["INBOX"]]
-    assert sorted(inbox) == sorted(hashlib.sha256(data).hexdigest() for data in messages)
+    assert sorted(inbox) == sorted(hashlib.sha256(crlf(data)).hexdigest() for data in messages)
