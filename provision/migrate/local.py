@@ -19,7 +19,7 @@ from pathlib import Path
 from provision.archive.maildir import message_id
 from provision.migrate import mutf7
 from provision.migrate.dav import Collection
-from provision.migrate.folders import Folder
+from provision.migrate.folders import ROLES, Folder, role_of
 from provision.migrate.imap import Meta
 from provision.migrate.items import Item, split
 from provision.migrate.sources import SourceFolder
@@ -160,7 +160,11 @@ class LocalMail:
                                         and item.is_dir())]:
             name = "INBOX" if directory == root else "/".join(
                 mutf7.decode(part) for part in directory.name[1:].split("."))
-            folder = Folder(name, directory.name or "INBOX")
+            role = role_of(name, None) if name != "INBOX" else None
+            # a localized special folder (Gesendete Objekte) arrives as the target's own (Sent)
+            folder = Folder(ROLES[role] if role in ROLES else name, directory.name, role)
+            name = folder.name
+            self._folders[name] = folder  # an empty folder moves too
             for sub in ("cur", "new"):
                 for file in sorted((directory / sub).iterdir()) if (directory / sub).is_dir() else []:
                     info = file.name.partition(":2,")[2]

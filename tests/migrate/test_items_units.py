@@ -3,6 +3,7 @@ servers: these are the parts whose every case a sandbox test cannot reach."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from provision.migrate.accounts import _entry, parse_ldif
@@ -77,3 +78,20 @@ def test_mbox_messages_come_out_unescaped(tmp_path: Path) -> None:
     bodies = [data for _, data in mail.bodies(view, view.listing)]
     assert bodies == [b"Subject: 1\r\n\r\nFrom here\r\n>From there\r\n", b"Subject: 2\r\n\r\nFrom-less\r\n"]
     assert [meta.internaldate.hour for meta in view.listing] == [10, 11]
+
+
+def test_maildir_folders_flags_and_dates(tmp_path: Path) -> None:
+    for folder in ("", ".Sent", ".Projekte.&ANw-bersicht"):
+        for sub in ("cur", "new", "tmp"):
+            (tmp_path / folder / sub).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cur" / "1.a:2,FS").write_bytes(b"Subject: a\n\nx\n")
+    (tmp_path / "new" / "2.b").write_bytes(b"Subject: b\r\n\r\ny\r\n")
+    (tmp_path / ".Projekte.&ANw-bersicht" / "cur" / "3.c:2,RS").write_bytes(b"Subject: c\n\nz\n")
+    os.utime(tmp_path / "cur" / "1.a:2,FS", (1700000000, 1700000000))
+    mail = LocalMail(tmp_path, "someone@example.test")
+    assert [folder.name for folder in mail.folders()] == ["INBOX", "Projekte/Übersicht", "Sent"]
+    inbox = mail.open(mail.folders()[0])
+    assert sorted(meta.flags for meta in inbox.listing) == [(), ("\\Flagged", "\\Seen")]
+    assert min(meta.internaldate.timestamp() for meta in inbox.listing) == 1700000000
+    (projects,) = mail.open(mail.folders()[1]).listing
+    assert projects.flags == ("\\Answered", "\\Seen")
