@@ -162,7 +162,7 @@ class LocalMail:
                 mutf7.decode(part) for part in directory.name[1:].split("."))
             role = role_of(name, None) if name != "INBOX" else None
             # a localized special folder (Gesendete Objekte) arrives as the target's own (Sent)
-            folder = Folder(ROLES[role] if role in ROLES else name, directory.name, role)
+            folder = Folder(ROLES.get(role or "", name), directory.name, role)
             name = folder.name
             self._folders[name] = folder  # an empty folder moves too
             for sub in ("cur", "new"):
