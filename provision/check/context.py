@@ -39,11 +39,33 @@ def make_resolver(options: Options) -> dns.resolver.Resolver:
     return resolver
 
 
+class Shared:
+    """Results that do not depend on the target, computed once per run for all targets that ask.
+
+    Fifty domains hosted on one server have one server to connect to: its service checks run once.
+    """
+
+    def __init__(self) -> None:
+        self._results: dict[object, object] = {}
+        self._locks: dict[object, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def once(self, key: object, compute: Callable[[], T]) -> T:
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # a second target asking waits for the first one's answer
+            if key not in self._results:
+                self._results[key] = compute()
+            return self._results[key]  # type: ignore[return-value]
+
+
 class Context:
-    def __init__(self, target: Target, options: Options, resolver: dns.resolver.Resolver) -> None:
+    def __init__(self, target: Target, options: Options, resolver: dns.resolver.Resolver,
+                 shared: Shared | None = None) -> None:
         self.target = target
         self.options = options
         self.resolver = resolver
+        self.shared = shared or Shared()
         self._facts: dict[tuple[str, ...], object] = {}
         self._lock = threading.Lock()
 

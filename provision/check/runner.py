@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from provision.check.areas import AREAS, all_ids
-from provision.check.context import CheckModule, Context, Unanswered, make_resolver
+from provision.check.context import CheckModule, Context, Shared, Unanswered, make_resolver
 from provision.check.model import Check, Options, Status, Target, worst
 from provision.errors import UsageError
 
@@ -62,7 +62,8 @@ def run(targets: list[Target], options: Options, selection: Selection) -> list[T
     """Every selected check for every target, run concurrently; results in a stable order."""
     modules = [module for modules in AREAS.values() for module in modules
                if any(selection.wants(check_id) for check_id in module.ids)]
-    contexts = [Context(target, options, make_resolver(options)) for target in targets]
+    shared = Shared()
+    contexts = [Context(target, options, make_resolver(options), shared) for target in targets]
     jobs = [_Job(number, module, domain) for number, target in enumerate(targets) for module in modules
             for domain in (target.domains if module.per_domain else ("",))]
     results = _run_jobs(jobs, contexts, options.check_timeout)

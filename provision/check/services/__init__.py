@@ -30,12 +30,16 @@ def servers(context: Context) -> list[Server]:
 
 def each_server(context: Context, first_id: str,
                 check: Callable[[Context, Server], list[Check]]) -> list[Check]:
-    """check() for every server, or one UNKNOWN when there is no server to check."""
+    """check() for every server, or one UNKNOWN when there is no server to check.
+
+    What a server answers does not depend on the target: targets sharing a server share the result.
+    """
     found = servers(context)
     if not found:
         return [result(first_id, Status.UNKNOWN, "no mail server to connect to (no MX host with an address)",
                        "publish an MX record and the MX host's A record")]
-    return [finding for server in found for finding in check(context, server)]
+    return [finding for server in found for finding in
+            context.shared.once((first_id, server), lambda server=server: check(context, server))]
 
 
 def failed(check_id: str, error: ServiceError, fix: str) -> Check:

@@ -6,6 +6,7 @@ from provision.check.context import CheckModule, Context
 from provision.check.model import Check, Status
 from provision.check.services import each_server, failed, result
 from provision.check.services.net import (
+    FILTERED_SECONDS,
     IMAP,
     IMAPS,
     Connection,
@@ -35,7 +36,9 @@ def _server(context: Context, server: Server) -> list[Check]:
     if "LOGINDISABLED" in secure or not logins:
         return [result(IMAP_TLS, Status.CRIT, f"{server.at(IMAPS)} offers no login over TLS", FIX_993)]
     try:
-        plain = _capabilities(Connection(server, IMAP, timeout))
+        # 143 should be closed: a firewall's silence is decided quickly, not after the whole timeout.
+        wait = min(timeout, FILTERED_SECONDS)
+        plain = _capabilities(Connection(server, IMAP, timeout, connect_timeout=wait))
     except Unreachable:
         return [result(IMAP_TLS, Status.OK, f"{server.at(IMAPS)}: {' '.join(logins)}; port 143 closed")]
     except ServiceError as error:

@@ -12,11 +12,10 @@ from ldap3.core.exceptions import LDAPBindError, LDAPException
 from provision.check.context import CheckModule, Context
 from provision.check.model import Check, Status
 from provision.check.services import each_server, result
-from provision.check.services.net import LDAP, LDAPS, Server, Unreachable, connect
+from provision.check.services.net import FILTERED_SECONDS, LDAP, LDAPS, Server, Unreachable, connect
 
 ANONYMOUS = "services.ldap.anonymous"
 PEOPLE = "(|(objectClass=person)(objectClass=inetOrgPerson))"
-FILTERED_SECONDS = 1.0  # a connection not made within this is taken as a dropped (closed) port
 FIX = "close ports 389 and 636 in the firewall (provision apply does) and allow no anonymous reads in slapd"
 
 

@@ -17,6 +17,7 @@ SMTP, SUBMISSIONS, SUBMISSION, IMAP, IMAPS, LDAP, LDAPS = 25, 465, 587, 143, 993
 TLS_PORTS = (SMTP, SUBMISSIONS, IMAPS)  # where certificates and TLS versions are checked
 CLIENT_NAME = "provision-check.invalid"  # the EHLO name: a name that is no one's (RFC 2606)
 MAX_LINE = 4096
+FILTERED_SECONDS = 1.0  # a port that should be closed: no connection within this is a dropped (closed) one
 
 
 class ServiceError(Exception):
@@ -107,10 +108,11 @@ def connect(server: Server, port: int, timeout: float) -> socket.socket:
 class Connection:
     """A line-based conversation over TCP, optionally TLS from the start or after a STARTTLS."""
 
-    def __init__(self, server: Server, port: int, timeout: float, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, server: Server, port: int, timeout: float, tls: ssl.SSLContext | None = None,
+                 connect_timeout: float | None = None) -> None:
         self.where = server.at(port)
         self.server, self.timeout = server, timeout
-        self._socket = connect(server, port, timeout)
+        self._socket = connect(server, port, timeout if connect_timeout is None else connect_timeout)
         self._reader = self._socket.makefile("rb")
         if tls is not None:
             try:
