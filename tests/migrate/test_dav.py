@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RUN, MailServer, provision
+from tests.migrate import davprovider
 from tests.migrate.conftest import DOMAIN, Seeded
 from tests.migrate.davprovider import DavProvider, collection_items, configure, seed
 
@@ -143,3 +145,33 @@ def test_dav_login_refused_is_reported(dav: DavProvider, tmp_path: Path) -> None
                "--ca-file", str(dav.ca_file), "--state", str(tmp_path / "state"))
     assert done.returncode == 1
     assert "refused the login" in done.stderr
+
+
+def test_takeout_calendars_and_contacts_reach_our_server(mail_server: MailServer, person: str,
+                                                        tmp_path: Path) -> None:
+    """A Takeout folder's .ics and .vcf land in the person's Radicale storage, one item per UID."""
+    takeout = tmp_path / "Takeout"
+    (takeout / "Calendar").mkdir(parents=True)
+    (takeout / "Contacts" / "Alle Kontakte").mkdir(parents=True)
+    (takeout / "Mail").mkdir()
+    (takeout / "Mail" / "All mail Including Spam and Trash.mbox").write_bytes(
+        b"From 1@xxx Mon Nov 02 10:00:00 +0000 2026\nX-Gmail-Labels: Inbox\nMessage-ID: <g1@gmail.test>\n"
+        b"Subject: hello\n\nhi\n\n")
+    events = [text.split("END:VCALENDAR")[0].split("PRODID:-//provider test//EN\r\n")[1]
+              for _, text in davprovider.events("takeout@gmail.test", 4)]
+    (takeout / "Calendar" / "Privat.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n"
+        + "".join(events) + "END:VCALENDAR\r\n", newline="")
+    (takeout / "Contacts" / "Alle Kontakte" / "Alle Kontakte.vcf").write_text(
+        "".join(text for _, text in davprovider.cards("takeout@gmail.test", 3)), newline="")
+    address = f"{person}@example.test"
+    done = run("--json", "migrate", str(takeout), str(mail_server.inventory), "--users", address,
+               "--state", str(tmp_path / "state"), env=mail_server.env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = collection_rows(json.loads(done.stdout))
+    assert {key: (row["source_items"], row["copied"]) for key, row in rows.items()} == {
+        "calendar:Privat": (4, 4), "contacts:Alle Kontakte": (3, 3)}
+    home = f"{STORAGE}/{person}"
+    paths = " ".join(shlex.quote(f"{home}/{name}") for name in ("Privat", "Alle%20Kontakte"))
+    listed = mail_server.host.ssh(f"ls {paths}").stdout.split()
+    assert len([name for name in listed if name.endswith((".ics", ".vcf"))]) == 7
