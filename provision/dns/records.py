@@ -139,8 +139,9 @@ def _domain_records(domain: str, host: str, admin_email: str, selector: str, dki
     records += [_srv(service, apex, port, host, Purpose.DAV_SERVICES) for service, port in DAV_SERVICES]
     records += [Record(f"{service}._tcp.{apex}", "TXT", TTL, f"path={DAV_PATH}", Purpose.DAV_SERVICES)
                 for service, port in DAV_SERVICES if port]
-    records += [Record(f"{label}.{apex}", "CNAME", TTL, host, Purpose.AUTOCONFIG)
-                for label in ("autoconfig", "autodiscover")]
+    # Thunderbird's autoconfig name only: nothing serves Outlook's autodiscover, and a name pointing
+    # at the server would send Outlook to a certificate that does not cover it.
+    records.append(Record(f"autoconfig.{apex}", "CNAME", TTL, host, Purpose.AUTOCONFIG))
     return records
 
 

@@ -17,7 +17,7 @@ COMMENTS = {
     Purpose.TLS_RPT: "SMTP TLS reporting (RFC 8460)",
     Purpose.MAIL_SERVICES: "mail client set-up (RFC 6186, RFC 8314); 0 0 0 . means not offered",
     Purpose.DAV_SERVICES: "calendars and contacts (RFC 6764); 0 0 0 . means not offered",
-    Purpose.AUTOCONFIG: "mail client autoconfiguration (Thunderbird autoconfig, Outlook autodiscover)",
+    Purpose.AUTOCONFIG: "mail client autoconfiguration (Thunderbird autoconfig)",
     Purpose.CAA: "CAA (RFC 8659): the CA allowed to issue certificates",
     Purpose.DANE: "DANE (RFC 7672): the key of the server's certificate, for a signed zone",
 }

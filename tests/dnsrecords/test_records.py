@@ -60,13 +60,13 @@ def test_the_snippet_holds_each_record_as_a_zone_file_line(snippet: str) -> None
         "_carddav._tcp.xn--bcher-kva.example. 3600 IN SRV 0 0 0 .",
         '_carddavs._tcp.example.org. 3600 IN TXT "path=/"',
         "autoconfig.xn--bcher-kva.example. 3600 IN CNAME mail.example.org.",
-        "autodiscover.example.org. 3600 IN CNAME mail.example.org.",
         'example.org. 3600 IN CAA 0 issue "letsencrypt.org"',
     ):
         assert expected in lines
     policy_id_line = next(line for line in lines if line.startswith("_mta-sts.example.org. "))
     assert policy_id_line.startswith('_mta-sts.example.org. 3600 IN TXT "v=STSv1; id=')
     assert ";   mode: testing" in lines and ";   mx: mail.example.org" in lines
+    assert not any(line.startswith("autodiscover.") for line in lines)
     assert not any("TLSA" in line for line in lines if not line.startswith(";"))
 
 
