@@ -259,10 +259,13 @@ def _passwd(args: argparse.Namespace, console: Console) -> int:
 
 
 def _set_disabled(args: argparse.Namespace, console: Console, disabled: bool) -> int:
-    with directory(args) as (_, people):
+    with directory(args) as (inventory, people):
         existing_person(people, args.uid)
         users.set_disabled(people, args.uid, disabled)
         user = existing_person(people, args.uid)
+        if disabled:  # a session opened before goes too
+            with mailstore.mailstore(inventory) as store:
+                store.kick(user.mail)
     console.result(user.row(), f"{user.uid} is {user.row()['state']}")
     return ExitStatus.OK
 
@@ -288,6 +291,7 @@ def _remove(args: argparse.Namespace, console: Console) -> int:
         with mailstore.mailstore(inventory) as store:
             # slapd's memberof overlay takes the person out of their groups with the entry.
             users.remove(people, user.uid)
+            store.kick(user.mail)  # before their mailbox moves away under an open session
             kept = None if args.purge else store.archive(user.mail)
             purged = store.purge(user.mail) if args.purge else None
     text = f"removed {user.uid}; mail to {user.mail} is refused from now on."

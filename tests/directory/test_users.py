@@ -157,7 +157,12 @@ def test_passwd_replaces_the_password(mail_server, person):
 
 def test_disable_blocks_imap_and_smtp_auth_at_once_and_enable_restores_them(mail_server, person):
     login, password = person["mail"], person["password"]
+    session = imaplib.IMAP4_SSL(mail_server.host.address, 993, ssl_context=tls_context())
+    session.login(login, password)
     assert users(mail_server, "disable", person["uid"]).returncode == 0
+    with pytest.raises((imaplib.IMAP4.abort, OSError)):  # the session opened before is ended
+        session.noop()
+        session.select("INBOX")
     assert not imap_login(mail_server, login, password)
     assert not smtp_auth(mail_server, login, password)
     assert next(row for row in listing(mail_server) if row["uid"] == person["uid"])["state"] == "disabled"
