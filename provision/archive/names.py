@@ -6,9 +6,9 @@ name taken from a mail server can never point outside the archive.
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import quote
 
+from provision import mutf7
 from provision.archive import ArchiveError
 
 INBOX = "INBOX"
@@ -30,7 +30,7 @@ def folder_dirname(name: str) -> str:
     '.' + parts joined by '.', each part modified UTF-7 with '%' and '.' escaped as %25 and %2E."""
     if name == INBOX:
         return ""
-    parts = [_utf7(part).replace("%", "%25").replace(".", "%2E") for part in name.split("/")]
+    parts = [mutf7.encode(part).replace("%", "%25").replace(".", "%2E") for part in name.split("/")]
     return _checked("." + ".".join(parts), name)
 
 
@@ -49,25 +49,3 @@ def _checked(component: str, name: str) -> str:
     if len(component.encode()) > MAX_COMPONENT_BYTES:
         raise ArchiveError(f"name {name!r} is too long for a file name once encoded")
     return component
-
-
-def _utf7(text: str) -> str:
-    """RFC 3501 modified UTF-7: printable ASCII stands for itself ('&' as '&-'), all else is
-    '&' + base64 of UTF-16BE with ',' for '/' and no padding + '-'."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in text:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return "".join(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provision.migrate import mutf7
+from provision import mutf7
 
 # RFC 6154 roles copied as folders, and the name each gets at a target that does not announce its own.
 ROLES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash", "\\Junk": "Junk", "\\Archive": "Archive"}

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from provision import mutf7
 from provision.archive.maildir import message_id
-from provision.migrate import mutf7
 from provision.migrate.dav import Collection
 from provision.migrate.folders import ROLES, Folder, role_of
 from provision.migrate.imap import Meta

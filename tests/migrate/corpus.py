@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from provision.migrate import mutf7
+from provision import mutf7
 
 # Archive-form name -> the provider's wire name (Dovecot with prefix "INBOX." and separator ".")
 FOLDERS = {

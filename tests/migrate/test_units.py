@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from provision import mutf7
 from provision.errors import UsageError
-from provision.migrate import mutf7, report, wire
+from provision.migrate import report, wire
 from provision.migrate.copier import BATCH_BYTES, batches
 from provision.migrate.endpoints import parse_url, read_accounts
 from provision.migrate.folders import Listed, source_folders, wire_name
