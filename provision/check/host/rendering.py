@@ -53,10 +53,11 @@ class Render:
 
     def __init__(self, directory: Path, host: str) -> None:
         self.directory = directory
-        self.cached = _read(key(directory))
+        digest = key(directory)
+        self.cached = _read(digest)
         self._process: subprocess.Popen[bytes] | None = None
         if self.cached is None:
-            self._result = _result_file(key(directory))
+            self._result = _result_file(digest)
             self._result.with_suffix(".error").unlink(missing_ok=True)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(directory), host, str(self._result)],
