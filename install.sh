@@ -22,9 +22,12 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086 # the package list is meant to split into words
 apt-get install -y -q --no-install-recommends $packages
-# provision starts its own apt-cacher-ng for the sandboxes; the stock service would hold its port.
+# provision starts its own apt-cacher-ng for the sandboxes, and the tests their own Knot and Unbound:
+# the stock services would hold ports, and a resolver nobody asked for would sit on the machine.
 if [ -d /run/systemd/system ]; then
-    systemctl disable --now apt-cacher-ng >/dev/null 2>&1 || true
+    for service in apt-cacher-ng knot unbound; do
+        systemctl disable --now "$service" >/dev/null 2>&1 || true
+    done
 fi
 
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
