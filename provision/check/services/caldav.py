@@ -11,8 +11,8 @@ from provision.check.services.net import Server
 CALDAV = "services.https.caldav"
 PATH = "/.well-known/caldav"
 ANSWERS = {301, 302, 307, 308, 401, 207}  # a redirect to the DAV root, or the DAV server itself
-FIX = (f"serve HTTPS on port 443 with {PATH} redirecting to the CalDAV server (not provisioned yet: "
-       f"leave it out with --skip {CALDAV})")
+FIX = (f"serve HTTPS on port 443 with {PATH} redirecting to the CalDAV server (on a provisioned server: "
+       f"`provision apply DIR --tags dav`; where calendars are not served, --skip {CALDAV})")
 
 
 def run(context: Context, domain: str) -> list[Check]:
