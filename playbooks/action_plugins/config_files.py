@@ -12,14 +12,12 @@ import shutil
 import tempfile
 
 from ansible import constants as C
+from ansible._internal._templating import _template_vars  # the template action's own, so both render alike
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
 from ansible.utils.hashing import secure_hash_s
-
-# The template action's own helper (ansible-core 2.19), so both render alike.
-from ansible._internal._templating import _template_vars
 
 DOCUMENTATION = r"""
 module: config_files
@@ -76,7 +74,8 @@ class ActionModule(ActionBase):
 
     def _file(self, spec):
         if not isinstance(spec, dict) or not {"src", "dest"} <= spec.keys() or spec.keys() - FILE_KEYS:
-            raise AnsibleActionFail(f"config_files: each file needs src and dest, and only {sorted(FILE_KEYS)}: {spec}")
+            raise AnsibleActionFail(
+                f"config_files: each file needs src and dest, and only {sorted(FILE_KEYS)}: {spec}")
         args = self._task.args
         return {
             "src": spec["src"],
@@ -89,13 +88,16 @@ class ActionModule(ActionBase):
 
     def _render(self, spec, task_vars):
         """The file's text, rendered as ansible.builtin.template renders it."""
-        source = self._find_needle("templates", spec["src"])
+        return self.render_template(self._find_needle("templates", spec["src"]), spec["src"], spec["dest"],
+                                    task_vars)
+
+    def render_template(self, source, src, dest, task_vars):
         searchpath = list(task_vars.get("ansible_search_path", []))
         searchpath += [self._loader._basedir, os.path.dirname(source)]
         searchpath = [p for base in searchpath for p in (os.path.join(base, "templates"), base)]
         template_vars = dict(task_vars)
         template_vars.update(_template_vars.generate_ansible_template_vars(
-            path=spec["src"], fullpath=source, dest_path=spec["dest"],
+            path=src, fullpath=source, dest_path=dest,
             include_ansible_managed="ansible_managed" not in template_vars,
         ))
         templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=template_vars)
