@@ -71,6 +71,14 @@ def messages(user: str, count: int, seed: int = 1, max_size: int = 2 * 1024 * 10
     return found + odd_ones(user)
 
 
+def big_one(user: str, size: int = 25 * 1024 * 1024) -> Message:
+    """A message of the size a provider still accepts (25 MB, as Gmail's and Microsoft 365's limits)."""
+    header = (f"Message-ID: <big.{hashlib.md5(user.encode()).hexdigest()[:8]}@provider.test>\r\n"
+              f"To: {user}\r\nSubject: Pläne, groß\r\n\r\n").encode()
+    date = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    return Message("INBOX", header + _body(random.Random(user), size), ("\\Seen",), (), date)
+
+
 def odd_ones(user: str) -> list[Message]:
     date = datetime(2023, 3, 26, 1, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30)))
     same = b"Message-ID: <same@provider.test>\r\nSubject: v%d\r\n\r\nversion %d\r\n"
