@@ -56,17 +56,20 @@ class ActionModule(ActionBase):
         on_host = self._host_state(files, task_vars)
 
         diffs, written = [], []
-        for spec in files:
-            if self._unchanged(spec, on_host.get(spec["dest"])):
-                continue
-            copied = self._copy(spec, task_vars)
-            if copied.get("failed"):
-                copied["msg"] = f"{spec['dest']}: {copied.get('msg', 'could not be written')}"
-                return copied
-            if copied.get("changed"):
-                written.append(spec["dest"])
-                diff = copied.get("diff") or []
-                diffs.extend(diff if isinstance(diff, list) else [diff])
+        try:
+            for spec in files:
+                if self._unchanged(spec, on_host.get(spec["dest"])):
+                    continue
+                copied = self._copy(spec, task_vars)
+                if copied.get("failed"):
+                    copied["msg"] = f"{spec['dest']}: {copied.get('msg', 'could not be written')}"
+                    return copied
+                if copied.get("changed"):
+                    written.append(spec["dest"])
+                    diff = copied.get("diff") or []
+                    diffs.extend(diff if isinstance(diff, list) else [diff])
+        finally:  # the copies' temporary directory on the host, also after a failed validate
+            self._remove_tmp_path(self._connection._shell.tmpdir)
         result.update(changed=bool(written), written=written, files=[f["dest"] for f in files])
         if diffs:
             result["diff"] = diffs
