@@ -8,6 +8,7 @@ for the server's name). `ldap_uri` (ldaps://host:636) connects directly instead.
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import ssl
@@ -26,6 +27,10 @@ from provision.errors import ProvisionError, UsageError
 from provision.inventory import vault
 from provision.inventory.model import Inventory, TlsMode
 from provision.sandbox import machine
+
+# paramiko logs a tunnel torn down mid-send ("Socket exception: Broken pipe") on stderr; what
+# matters reaches the user as an error of ours.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CERTIFICATE = "/etc/ssl/provision/fullchain.pem"  # the tls role's, which slapd serves
 LDAP_PORT = 389
@@ -71,14 +76,17 @@ class _Forwarder:
 
     def _pump(self, client: socket.socket, channel: paramiko.Channel) -> None:
         with client, channel:
-            while not self.closing.is_set():
-                ready, _, _ = select.select([client, channel], [], [], 0.2)
-                for source, sink in ((client, channel), (channel, client)):
-                    if source in ready:
-                        data = source.recv(65536)
-                        if not data:
-                            return
-                        sink.sendall(data)
+            try:
+                while not self.closing.is_set():
+                    ready, _, _ = select.select([client, channel], [], [], 0.2)
+                    for source, sink in ((client, channel), (channel, client)):
+                        if source in ready:
+                            data = source.recv(65536)
+                            if not data:
+                                return
+                            sink.sendall(data)
+            except (OSError, EOFError, paramiko.SSHException):
+                return  # either end went away (the command is done with the tunnel): nothing left to carry
 
     def close(self) -> None:
         self.closing.set()
