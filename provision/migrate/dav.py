@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from provision.errors import UsageError
 from provision.migrate import AccountError
 from provision.migrate.imap import Credentials
 from provision.migrate.items import Item, split
+from provision.migrate.secrets import account_url
 
 NS = {"d": "DAV:", "c": "urn:ietf:params:xml:ns:caldav", "a": "urn:ietf:params:xml:ns:carddav",
       "i": "http://apple.com/ns/ical/"}
@@ -49,14 +49,8 @@ class Collection:
 
 
 def parse_url(spec: str) -> DavUrl:
-    parts = urlsplit(spec)
-    if parts.scheme != "https" or not parts.hostname:
-        raise UsageError(f"{spec}: expected https://USER@HOST[:PORT][/PATH]")
-    if parts.password:
-        raise UsageError("a password in the URL would show in the process list",
-                         "give it with --password-file, --password-stdin or at the prompt")
-    return DavUrl(parts.hostname, parts.port or 443, unquote(parts.username) if parts.username else None,
-                  parts.path or "/")
+    parts, user = account_url(spec, "https", "https://USER@HOST[:PORT][/PATH]")
+    return DavUrl(parts.hostname, parts.port or 443, user, parts.path or "/")
 
 
 class DavAccount:

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -20,7 +19,7 @@ from provision.inventory import HOSTS_FILE
 from provision.inventory.load import load as load_inventory
 from provision.migrate.imap import Credentials, ImapAccount, Throttle, tcp_ssl, tls_context
 from provision.migrate.local import is_local
-from provision.migrate.secrets import SecretOptions
+from provision.migrate.secrets import SecretOptions, account_url
 from provision.migrate.ssh import ServerMailboxes
 
 ACCOUNT_COLUMNS = ("source", "target", "password_file", "oauth2_token_file", "target_password_file")
@@ -81,13 +80,8 @@ def kind_of(spec: str) -> str:
 
 
 def parse_url(spec: str) -> ImapUrl:
-    parts = urlsplit(spec)
-    if parts.scheme != "imaps" or not parts.hostname:
-        raise UsageError(f"{spec}: expected imaps://USER@HOST[:PORT]")
-    if parts.password:
-        raise UsageError("a password in the URL would show in the process list",
-                         "give it with --password-file, --password-stdin or at the prompt")
-    return ImapUrl(parts.hostname, parts.port or 993, unquote(parts.username) if parts.username else None)
+    parts, user = account_url(spec, "imaps", "imaps://USER@HOST[:PORT]")
+    return ImapUrl(parts.hostname, parts.port or 993, user)
 
 
 def read_accounts(path: Path) -> list[Account]:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from provision.errors import UsageError
 from provision.migrate.imap import Credentials
@@ -60,3 +61,14 @@ def _first_line(path: str, what: str) -> str:
     if not lines or not lines[0]:
         raise UsageError(f"{path} holds no {what} on its first line")
     return lines[0]
+
+
+def account_url(spec: str, scheme: str, form: str) -> tuple[SplitResult, str | None]:
+    """An account URL split, and its user; refused unless scheme://HOST…, or when it holds a password."""
+    parts = urlsplit(spec)
+    if parts.scheme != scheme or not parts.hostname:
+        raise UsageError(f"{spec}: expected {form}")
+    if parts.password:
+        raise UsageError("a password in the URL would show in the process list",
+                         "give it with --password-file, --password-stdin or at the prompt")
+    return parts, unquote(parts.username) if parts.username else None
