@@ -109,15 +109,18 @@ class ImapAccount:
         user, token = credentials.user, credentials.token
         try:
             if token:
-                raw = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
-                self.conn.authenticate("XOAUTH2", lambda _: raw)
+                # The token is sent once: a refusal comes as an error challenge, which XOAUTH2 wants
+                # answered with an empty line, not with the token again.
+                answers = iter([f"user={user}\x01auth=Bearer {token}\x01\x01".encode()])
+                self.conn.authenticate("XOAUTH2", lambda _: next(answers, b""))
             else:
                 self.conn.login(user, credentials.password or "")
         except imaplib.IMAP4.error as bad:
             self.close()
             reason = str(bad).replace(credentials.password or "\x00", "***")
-            raise AccountError(f"{self.label}: login refused: {reason}",
-                               "check the user name and password (or token) for this account") from None
+            hint = ("renew the OAuth2 token in its file: it may have expired or be another user's" if token
+                    else "check the user name and password for this account")
+            raise AccountError(f"{self.label}: login refused: {reason}", hint) from None
 
     def _refresh_capabilities(self) -> frozenset[str]:
         assert self.conn is not None
