@@ -1,10 +1,18 @@
 """A "provider" for migration tests: plain Debian Dovecot with Maildir on a sandbox, configured here over
-SSH (not by the playbooks), users in a passwd-file, TLS from a test CA the client must be told to trust."""
+SSH (not by the playbooks), users in a passwd-file, TLS from a test CA the client must be told to trust.
+The same users also log in with OAuth2 access tokens (XOAUTH2, OAUTHBEARER): JWTs signed HS256 with a key
+the sandbox holds, validated by Dovecot itself, as a provider's identity platform would issue them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import secrets
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.sandbox import access
@@ -17,7 +25,7 @@ listen = *
 ssl = required
 ssl_server_cert_file = /etc/dovecot/provider.crt
 ssl_server_key_file = /etc/dovecot/provider.key
-auth_mechanisms = plain
+auth_mechanisms = plain xoauth2 oauthbearer
 log_path = syslog
 mail_driver = maildir
 mail_path = ~/Maildir
@@ -47,7 +55,23 @@ service imap-login {
     ssl = yes
   }
 }
+# Dovecot 2.4 checks tokens without a passdb: locally, the key looked up as
+# KEYS/<azp or default>/<alg>/<kid or default>, base64; the token's sub must be the login name.
+oauth2 {
+  introspection_mode = local
+  username_attribute = sub
+  issuers = https://login.provider.test
+  oauth2_local_validation {
+    dict fs {
+      fs posix {
+        prefix = /etc/dovecot/oauth2-keys/
+      }
+    }
+  }
+}
 """
+KEYS = "/etc/dovecot/oauth2-keys"  # as in CONFIG
+ISSUER = "https://login.provider.test"  # as in CONFIG
 
 SETUP = """set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -63,6 +87,15 @@ class Provider:
     address: str
     ca_file: Path
     passwords: dict[str, str]
+    oauth2_key: bytes = field(repr=False)
+
+    def token(self, user: str, lifetime: float = 600, key: bytes | None = None) -> str:
+        """An OAuth2 access token for user, valid for lifetime seconds (negative: expired), signed with
+        the provider's key or another one."""
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": user, "iat": now + min(0, int(lifetime)) - 60,
+                  "exp": now + int(lifetime)}
+        return jwt(claims, key or self.oauth2_key)
 
     def url(self, user: str) -> str:
         return f"imaps://{user}@{self.address}"
@@ -72,6 +105,13 @@ class Provider:
         if done.returncode != 0:
             raise AssertionError(f"{script[:60]!r} failed on {self.name}: {done.stderr}{done.stdout}")
         return done.stdout
+
+
+def jwt(claims: dict[str, object], key: bytes) -> str:
+    """A JSON Web Token signed HS256 (RFC 7519)."""
+    encode = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()  # noqa: E731
+    signed = ".".join(encode(json.dumps(part).encode()) for part in ({"alg": "HS256", "typ": "JWT"}, claims))
+    return f"{signed}.{encode(hmac.digest(key, signed.encode(), hashlib.sha256))}"
 
 
 def make_ca(directory: Path, address: str) -> tuple[Path, Path, Path]:
@@ -93,9 +133,11 @@ def make_ca(directory: Path, address: str) -> tuple[Path, Path, Path]:
 def configure(name: str, address: str, directory: Path, passwords: dict[str, str]) -> Provider:
     """Install and configure Dovecot on the sandbox `name`; returns how to reach it."""
     ca, cert, key = make_ca(directory, address)
-    provider = Provider(name, address, ca, passwords)
+    provider = Provider(name, address, ca, passwords, secrets.token_bytes(32))
     provider.ssh(SETUP)
     provider.ssh("cat > /etc/dovecot/dovecot.conf", CONFIG)
+    provider.ssh(f"mkdir -p {KEYS}/default/HS256 && cd {KEYS} && umask 027 && cat > default/HS256/default && "
+                 "chgrp -R dovecot .", base64.b64encode(provider.oauth2_key).decode())
     provider.ssh("cat > /etc/dovecot/provider.crt", cert.read_text())
     provider.ssh("umask 077; cat > /etc/dovecot/provider.key", key.read_text())
     set_users(provider, passwords)
