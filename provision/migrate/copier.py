@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from provision.migrate.folders import Folder
@@ -15,10 +15,12 @@ from provision.migrate.imap import Meta
 from provision.migrate.report import FolderReport
 from provision.migrate.sinks import Sink
 from provision.migrate.sources import Source, SourceFolder
+from provision.migrate.spool import HashSet
 from provision.migrate.state import Known
 
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_MESSAGES = 100
+MARK_AT_ONCE = 1000  # source UIDs marked to copy per write to the listing
 
 
 class Advance(Protocol):
@@ -30,7 +32,8 @@ def plan_folder(source: Source, sink: Sink, folder: Folder) -> FolderReport:
     to copy (a real run may find it is already there)."""
     view = source.open(folder)
     target = sink.folder(folder, create=False)
-    report = _counted(view, FolderReport(folder.name))
+    report = FolderReport(folder.name)
+    report.source_messages, report.source_bytes = view.listing.totals()
     report.target_messages, report.target_bytes = target.held.messages, target.held.bytes
     for meta, known in _distinct(view, report):
         if known is not None and target.present(known):
@@ -45,15 +48,19 @@ def copy_folder(source: Source, sink: Sink, folder: Folder, advance: Advance) ->
     view = source.open(folder)
     target = sink.folder(folder, create=True)
     report = FolderReport(folder.name)
-    todo = []
-    seen: set[str] = set()  # bytes handled in this folder: a second copy is a duplicate
+    seen = HashSet()  # bytes handled in this folder: a second copy is a duplicate
+    todo: list[int] = []
     for meta, known in _distinct(view, report):
         if known is not None and target.present(known):
             report.skipped += 1
             seen.add(known.sha256)
         else:
-            todo.append(meta)
-    with _Prefetch(source, view, todo) as fetched:
+            todo.append(meta.uid)
+        if len(todo) >= MARK_AT_ONCE:
+            view.listing.mark(todo)
+            todo = []
+    view.listing.mark(todo)
+    with _Prefetch(source, view) as fetched:
         for batch, bodies in fetched:
             found: list[tuple[int, Known]] = []
             out: list[tuple[Meta, bytes, Known]] = []
@@ -80,9 +87,8 @@ def verify_folder(view: SourceFolder, sink: Sink, folder: Folder, report: Folder
     target = sink.folder(folder, create=False)
     report.source_messages = report.source_bytes = 0
     report.missing = []
-    hashes: set[str] = set()
-    for meta in view.listing:
-        known = view.known.get(meta.uid)
+    hashes = HashSet()
+    for meta, known in view.listing:
         if known is None:
             continue  # expunged at the source while we ran: nothing to copy
         if known.sha256 in hashes:
@@ -97,17 +103,10 @@ def verify_folder(view: SourceFolder, sink: Sink, folder: Folder, report: Folder
     return report
 
 
-def _counted(view: SourceFolder, report: FolderReport) -> FolderReport:
-    report.source_messages = len(view.listing)
-    report.source_bytes = sum(meta.size for meta in view.listing)
-    return report
-
-
 def _distinct(view: SourceFolder, report: FolderReport) -> Iterator[tuple[Meta, Known | None]]:
     """Source messages with what is known of their bytes; bytes seen twice in the folder only once."""
-    seen: set[str] = set()
-    for meta in view.listing:
-        known = view.known.get(meta.uid)
+    seen = HashSet()
+    for meta, known in view.listing:
         if known is not None:
             if known.sha256 in seen:
                 report.duplicates += 1
@@ -122,10 +121,10 @@ class _Prefetch:
 
     DEPTH = 2
 
-    def __init__(self, source: Source, view: SourceFolder, todo: list[Meta]):
+    def __init__(self, source: Source, view: SourceFolder):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.DEPTH)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, args=(source, view, todo), daemon=True)
+        self._thread = threading.Thread(target=self._produce, args=(source, view), daemon=True)
 
     def __enter__(self) -> Iterator[tuple[list[Meta], list[tuple[Meta, bytes]]]]:
         self._thread.start()
@@ -135,9 +134,9 @@ class _Prefetch:
         self._stop.set()
         self._thread.join()
 
-    def _produce(self, source: Source, view: SourceFolder, todo: list[Meta]) -> None:
+    def _produce(self, source: Source, view: SourceFolder) -> None:
         try:
-            for batch in batches(todo):
+            for batch in batches(view.listing.todo()):
                 if not self._put((batch, list(source.bodies(view, batch)))):
                     return
             self._put(None)
@@ -160,7 +159,7 @@ class _Prefetch:
             yield item  # type: ignore[misc]
 
 
-def batches(metas: list[Meta]) -> Iterator[list[Meta]]:
+def batches(metas: Iterable[Meta]) -> Iterator[list[Meta]]:
     """Batches of at most BATCH_MESSAGES and BATCH_BYTES (a larger message goes alone)."""
     batch: list[Meta] = []
     size = 0

@@ -153,9 +153,12 @@ class ImapAccount:
 
     # -- commands, throttling ridden out ------------------------------------------------------------
     def _run(self, name: str, *args: Any) -> tuple[str, list[Any]]:
+        assert self.conn is not None
+        return self._retry(lambda: getattr(self.conn, name)(*args))
+
+    def _retry(self, command: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
         while True:
-            assert self.conn is not None
-            typ, data = getattr(self.conn, name)(*args)
+            typ, data = command()
             answer = _bytes(data)
             if typ == "NO" and THROTTLE_WORDS.search(answer):
                 self.throttle.wait(self.label, answer)
@@ -227,26 +230,38 @@ class ImapAccount:
                 yield int(item["UID"]), body
 
     def append(self, wire_name: str, messages: list[tuple[Meta, bytes]]) -> list[int | None]:
-        """Append messages to a folder; returns the new UIDs where the server tells them (UIDPLUS)."""
-        if {"MULTIAPPEND", "LITERAL+"} <= self.capabilities and len(messages) > 1:
+        """Append messages to a folder, their bytes exactly as given; returns the new UIDs where the
+        server tells them (UIDPLUS). imaplib's own append is not used: it rewrites bare CR and LF."""
+        if "LITERAL+" not in self.capabilities:
+            return [uid for message in messages for uid in self._append_one(wire_name, *message)]
+        if "MULTIAPPEND" in self.capabilities and len(messages) > 1:
             try:
-                return self._multiappend(wire_name, messages)
+                return self._append_literals(wire_name, messages)
             except AccountError:
                 pass  # one message refused fails the whole command: find it by appending one by one
-        return [uid for meta, data in messages for uid in self._append_one(wire_name, meta, data)]
+        return [uid for message in messages for uid in self._append_literals(wire_name, [message])]
 
     def _append_one(self, wire_name: str, meta: Meta, data: bytes) -> list[int | None]:
-        typ, answer = self._run("append", wire.quote(wire_name), _flag_list(meta), _date(meta), data)
+        """APPEND with a synchronizing literal, for servers without LITERAL+."""
+        conn = self.conn
+        assert conn is not None
+
+        def command() -> tuple[str, list[Any]]:
+            conn.literal = data  # sent by imaplib after the server's go-ahead, as it is
+            return conn._simple_command("APPEND", wire.quote(wire_name), _flag_list(meta), _date(meta))
+
+        typ, answer = self._retry(command)
         if typ != "OK":
             raise AccountError(f"{self.label}: the server refused message {meta.message_id or meta.uid} "
                                f"in {wire_name}: {_text(answer)}")
         return _appended_uids(answer, 1)
 
-    def _multiappend(self, wire_name: str, messages: list[tuple[Meta, bytes]]) -> list[int | None]:
+    def _append_literals(self, wire_name: str, messages: list[tuple[Meta, bytes]]) -> list[int | None]:
         """One APPEND command carrying every message as a LITERAL+ literal: one round trip per batch."""
         conn = self.conn
         assert conn is not None
-        while True:
+
+        def command() -> tuple[str, list[Any]]:
             tag = conn._new_tag()  # imaplib has no MULTIAPPEND; its own tag bookkeeping is reused
             parts = [tag, b" APPEND ", wire.quote(wire_name).encode()]
             for meta, data in messages:
@@ -254,14 +269,14 @@ class ImapAccount:
             parts.append(b"\r\n")
             conn.tagged_commands[tag] = None
             conn.send(b"".join(parts))
-            typ, answer = conn._command_complete("APPEND", tag)
-            text = _bytes(answer)
-            if typ == "NO" and THROTTLE_WORDS.search(text):
-                self.throttle.wait(self.label, text)
-                continue
-            if typ != "OK":
-                raise AccountError(f"{self.label}: APPEND to {wire_name} refused: {_text(answer)}")
-            return _appended_uids(answer, len(messages))
+            return conn._command_complete("APPEND", tag)
+
+        typ, answer = self._retry(command)
+        if typ != "OK":
+            what = f"message {messages[0][0].message_id or messages[0][0].uid}" if len(messages) == 1 else \
+                f"{len(messages)} messages"
+            raise AccountError(f"{self.label}: the server refused {what} in {wire_name}: {_text(answer)}")
+        return _appended_uids(answer, len(messages))
 
 
 def uid_set(uids: list[int]) -> str:

@@ -9,7 +9,6 @@ Archive. The same bytes twice in a folder (a message in two Takeout files) are k
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from provision import mutf7
-from provision.archive.maildir import message_id
 from provision.migrate.dav import Collection
 from provision.migrate.folders import ROLES, Folder, role_of
+from provision.migrate.identity import identify
 from provision.migrate.imap import Meta
 from provision.migrate.items import Item, split
 from provision.migrate.sources import SourceFolder
+from provision.migrate.spool import Listing
 from provision.migrate.state import Known
 
 FROM_LINE = re.compile(rb"^>*From ")
@@ -138,7 +138,7 @@ class LocalMail:
              internaldate: datetime) -> None:
         self._folders.setdefault(folder.name, folder)
         listing = self._messages.setdefault(folder.name, [])
-        known = Known(hashlib.sha256(data).hexdigest(), len(data), message_id(data))
+        known = identify(data)
         meta = Meta(len(listing) + 1, len(data), tuple(sorted(set(flags))), (), internaldate,
                     known.message_id)
         listing.append((meta, known, stored))
@@ -177,9 +177,11 @@ class LocalMail:
         return sorted(self._folders.values(), key=lambda folder: (folder.name != "INBOX", folder.name))
 
     def open(self, folder: Folder) -> SourceFolder:
-        listing = self._messages.get(folder.name, [])
-        return SourceFolder(folder, [meta for meta, _, _ in listing],
-                            {meta.uid: known for meta, known, _ in listing})
+        messages = self._messages.get(folder.name, [])
+        listing = Listing()
+        listing.add(meta for meta, _, _ in messages)
+        listing.learn((meta.uid, known) for meta, known, _ in messages)
+        return SourceFolder(folder, listing)
 
     def bodies(self, folder: SourceFolder, metas: list[Meta]) -> Iterator[tuple[Meta, bytes]]:
         stored = {meta.uid: where for meta, _, where in self._messages[folder.folder.name]}

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -12,6 +13,7 @@ from provision.archive.writer import UserWriter
 from provision.migrate.folders import ROLES, Folder, wire_name
 from provision.migrate.identity import identify
 from provision.migrate.imap import ImapAccount, Meta
+from provision.migrate.spool import HashSet, TargetIndex
 from provision.migrate.state import Known, State
 
 
@@ -21,7 +23,7 @@ class Held:
 
     messages: int = 0
     bytes: int = 0
-    hashes: set[str] = field(default_factory=set)
+    hashes: HashSet = field(default_factory=HashSet)
 
 
 class SinkFolder(Protocol):
@@ -100,29 +102,50 @@ class ImapSinkFolder:
         self.refresh()
 
     def refresh(self) -> None:
+        """List the folder: UIDs the state knows count by their hash, the others wait in an index."""
         self.validity, _ = self.account.select(self.wire, readonly=False)
-        known = self.sink.state.known(self.sink.label, self.wire, self.validity)
         self.held = Held()
-        self._unknown: dict[tuple[str | None, int], list[int]] = defaultdict(list)
-        for meta in self.account.listing():
+        self._index = TargetIndex()
+        self._index.add(self._counted(self.account.listing()))
+        known = self.sink.state.known(self.sink.label, self.wire, self.validity)
+        for rows in _chunks(known, 500):
+            listed = self._index.listed([uid for uid, _ in rows])
+            self.held.hashes.update(item.sha256 for uid, item in rows if uid in listed)
+            self._index.forget(listed)
+
+    def _counted(self, metas: Iterator[Meta]) -> Iterator[Meta]:
+        for meta in metas:
             self.held.messages += 1
             self.held.bytes += meta.size
-            if meta.uid in known:
-                self.held.hashes.add(known[meta.uid].sha256)
-            else:
-                self._unknown[(meta.message_id, meta.size)].append(meta.uid)
+            yield meta
 
     def present(self, item: Known) -> bool:
         if item.sha256 in self.held.hashes:
             return True
-        candidates = self._unknown.pop((item.message_id, item.size), [])
+        candidates = self._index.take(item.message_id, item.size)
+        if not candidates and item.message_id is not None and item.loose is not None:
+            # none of that size: the target may hold it with its line ends changed, so another size
+            candidates = self._index.take(item.message_id, None)
         if candidates:
-            if self.account.selected != self.wire:
-                self.account.select(self.wire, readonly=False)
-            found = [(uid, identify(data)) for uid, data in self.account.bodies(candidates)]
-            self.sink.state.remember(self.sink.label, self.wire, self.validity, found)
-            self.held.hashes.update(known.sha256 for _, known in found)
-        return item.sha256 in self.held.hashes
+            self._hash(candidates)
+            if item.sha256 in self.held.hashes:
+                return True
+        uid = self._index.loose_uid(item.loose)
+        if uid is None:
+            return False
+        # That UID holds this message as the target stored it: remembered as such for later runs.
+        self.sink.state.remember(self.sink.label, self.wire, self.validity, [(uid, item)])
+        self.held.hashes.add(item.sha256)
+        return True
+
+    def _hash(self, uids: list[int]) -> None:
+        if self.account.selected != self.wire:
+            self.account.select(self.wire, readonly=False)
+        found = [(uid, identify(data)) for uid, data in self.account.bodies(uids)]
+        self.sink.state.remember(self.sink.label, self.wire, self.validity, found)
+        for uid, known in found:
+            self.held.hashes.add(known.sha256)
+            self._index.hashed(uid, known)
 
     def append(self, batch: list[tuple[Meta, bytes, Known]]) -> None:
         if not batch:
@@ -134,6 +157,11 @@ class ImapSinkFolder:
             self.held.messages += 1
             self.held.bytes += len(data)
             self.held.hashes.add(known.sha256)
+
+
+def _chunks(rows: Iterator[tuple[int, Known]], size: int) -> Iterator[list[tuple[int, Known]]]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
 
 
 class ArchiveSink:

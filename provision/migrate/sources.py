@@ -4,7 +4,7 @@ without bodies, say what they already know of each message's bytes, and hand out
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -13,6 +13,7 @@ from provision.archive.reader import ArchiveReader
 from provision.archive.records import MessageRecord
 from provision.migrate.folders import ALL, Folder, source_folders
 from provision.migrate.imap import ImapAccount, Meta
+from provision.migrate.spool import Listing
 from provision.migrate.state import Known, State
 
 GMAIL_ARCHIVE = Folder("Archive", "", "\\Archive")
@@ -23,8 +24,7 @@ GMAIL_VIEW_LABELS = {"\\important", "\\starred"}
 @dataclass
 class SourceFolder:
     folder: Folder
-    listing: list[Meta]
-    known: dict[int, Known] = field(default_factory=dict)
+    listing: Listing  # on disk: memory does not grow with the folder
 
 
 class Source(Protocol):
@@ -65,11 +65,14 @@ class ImapSource:
         validity, _ = self.account.select(folder.wire, readonly=True)
         self._validity[folder.wire] = validity
         gmail_all = folder.wire == self._all_mail
-        listing = list(self.account.listing(gmail_labels=gmail_all))
+        metas = self.account.listing(gmail_labels=gmail_all)
         if gmail_all:
-            listing = [meta for meta in listing
-                       if not {label.lower() for label in meta.labels} - GMAIL_VIEW_LABELS]
-        return SourceFolder(folder, listing, self.state.known(self.label, folder.wire, validity))
+            metas = (meta for meta in metas
+                     if not {label.lower() for label in meta.labels} - GMAIL_VIEW_LABELS)
+        listing = Listing()
+        listing.add(metas)
+        listing.learn(self.state.known(self.label, folder.wire, validity))
+        return SourceFolder(folder, listing)
 
     def bodies(self, folder: SourceFolder, metas: list[Meta]) -> Iterator[tuple[Meta, bytes]]:
         if self.account.selected != folder.folder.wire:
@@ -81,7 +84,7 @@ class ImapSource:
 
     def remember(self, folder: SourceFolder, found: list[tuple[int, Known]]) -> None:
         self.state.remember(self.label, folder.folder.wire, self._validity[folder.folder.wire], found)
-        folder.known.update(found)
+        folder.listing.learn(found)
 
     def reopen(self) -> None:
         self.account.reopen()
@@ -108,11 +111,13 @@ class ArchiveSource:
 
     def open(self, folder: Folder) -> SourceFolder:
         records = self._records.get(folder.name, {})
-        listing = [Meta(uid, record.size, tuple(record.flags), tuple(record.keywords),
-                        datetime.fromisoformat(record.internaldate), record.message_id)
-                   for uid, record in records.items()]
-        known = {uid: Known(record.sha256, record.size, record.message_id) for uid, record in records.items()}
-        return SourceFolder(folder, listing, known)
+        listing = Listing()
+        listing.add(Meta(uid, record.size, tuple(record.flags), tuple(record.keywords),
+                         datetime.fromisoformat(record.internaldate), record.message_id)
+                    for uid, record in records.items())
+        listing.learn((uid, Known(record.sha256, record.size, record.message_id))
+                      for uid, record in records.items())
+        return SourceFolder(folder, listing)
 
     def bodies(self, folder: SourceFolder, metas: list[Meta]) -> Iterator[tuple[Meta, bytes]]:
         records = self._records[folder.folder.name]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = """
@@ -28,6 +29,7 @@ class Known:
     sha256: str
     size: int
     message_id: str | None
+    loose: str | None = field(default=None, compare=False)  # computed from bytes at hand, never stored
 
 
 def default_path() -> Path:
@@ -53,12 +55,13 @@ class State:
             self._local.db = db
         return db
 
-    def known(self, account: str, folder: str, uidvalidity: int) -> dict[int, Known]:
+    def known(self, account: str, folder: str, uidvalidity: int) -> Iterator[tuple[int, Known]]:
+        """What is known of a folder's UIDs, read as it is consumed."""
         rows = self._db().execute(
             "SELECT uid, sha256, size, message_id FROM message"
             " WHERE account=? AND folder=? AND uidvalidity=?",
             (account, folder, uidvalidity))
-        return {uid: Known(sha, size, message_id) for uid, sha, size, message_id in rows}
+        return ((uid, Known(sha, size, message_id)) for uid, sha, size, message_id in rows)
 
     def remember(self, account: str, folder: str, uidvalidity: int, rows: list[tuple[int, Known]]) -> None:
         with self._db() as db:

@@ -75,9 +75,10 @@ def test_mbox_messages_come_out_unescaped(tmp_path: Path) -> None:
     mail = LocalMail(path, "someone@example.test")
     (folder,) = mail.folders()
     view = mail.open(folder)
-    bodies = [data for _, data in mail.bodies(view, view.listing)]
+    metas = [meta for meta, _ in view.listing]
+    bodies = [data for _, data in mail.bodies(view, metas)]
     assert bodies == [b"Subject: 1\r\n\r\nFrom here\r\n>From there\r\n", b"Subject: 2\r\n\r\nFrom-less\r\n"]
-    assert [meta.internaldate.hour for meta in view.listing] == [10, 11]
+    assert [meta.internaldate.hour for meta in metas] == [10, 11]
 
 
 def test_maildir_folders_flags_and_dates(tmp_path: Path) -> None:
@@ -90,8 +91,8 @@ def test_maildir_folders_flags_and_dates(tmp_path: Path) -> None:
     os.utime(tmp_path / "cur" / "1.a:2,FS", (1700000000, 1700000000))
     mail = LocalMail(tmp_path, "someone@example.test")
     assert [folder.name for folder in mail.folders()] == ["INBOX", "Projekte/Übersicht", "Sent"]
-    inbox = mail.open(mail.folders()[0])
-    assert sorted(meta.flags for meta in inbox.listing) == [(), ("\\Flagged", "\\Seen")]
-    assert min(meta.internaldate.timestamp() for meta in inbox.listing) == 1700000000
-    (projects,) = mail.open(mail.folders()[1]).listing
+    inbox = [meta for meta, _ in mail.open(mail.folders()[0]).listing]
+    assert sorted(meta.flags for meta in inbox) == [(), ("\\Flagged", "\\Seen")]
+    assert min(meta.internaldate.timestamp() for meta in inbox) == 1700000000
+    ((projects, _),) = mail.open(mail.folders()[1]).listing
     assert projects.flags == ("\\Answered", "\\Seen")

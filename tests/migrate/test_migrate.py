@@ -3,6 +3,8 @@ our own provisioned server (the shared mail_server) reached through its inventor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -213,3 +215,32 @@ def test_cut_connection_is_resumed_in_the_same_run(provider: Seeded, tmp_path: P
     assert "the connection broke" in err and "reconnecting" in err
     assert json.loads(out)["complete"]
     assert_same_mail(by_folder(provider.snapshot("dave")), by_folder(provider.snapshot("hana")))
+
+
+def test_message_whose_line_ends_the_target_changes_is_not_copied_twice(provider: Seeded,
+                                                                        tmp_path: Path) -> None:
+    """A message with bare LFs and a bare CR at its end: Dovecot stores other bytes than it was sent.
+    A later run that has lost its state still finds the copy, and copies nothing twice."""
+    odd = (b"Message-ID: <bare-line-ends@provider.test>\r\nSubject: old mailer\r\n\r\n"
+           b"written by a mailer\nthat ends lines with LF\r\nand the message with a CR\r")
+    plain = b"Message-ID: <plain@provider.test>\r\nSubject: plain\r\n\r\nnothing odd here\r\n"
+    home = f"/srv/mail/{provider.user('carl')}/Maildir"
+    provider.provider.ssh(f"mkdir -p {home}/cur {home}/new {home}/tmp && cd {home}/cur && "
+                          f"echo {base64.b64encode(odd).decode()} | base64 -d > 1700000000.odd:2,S && "
+                          f"echo {base64.b64encode(plain).decode()} | base64 -d > 1700000001.plain:2, && "
+                          f"chown -R vmail:vmail /srv/mail/{provider.user('carl')}")
+    argv = ["--json", "migrate", provider.url("carl"), provider.url("ivan"),
+            "--password-file", str(provider.password_file("carl")),
+            "--target-password-file", str(provider.password_file("ivan"))]
+    first = run(*argv, *options(provider, tmp_path / "first.sqlite"))
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["complete"]
+
+    again = run(*argv, *options(provider, tmp_path / "lost.sqlite"))  # the state file is lost
+    assert again.returncode == 0, again.stderr
+    folders = json.loads(again.stdout)["users"][0]["folders"]
+    assert sum(folder["copied"] for folder in folders) == 0
+    assert sum(folder["skipped"] for folder in folders) == 2
+    held = provider.snapshot("ivan")["INBOX"]
+    assert len(held) == 2
+    assert hashlib.sha256(plain).hexdigest() in {item[0] for item in held}
