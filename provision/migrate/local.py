@@ -178,10 +178,7 @@ class LocalMail:
 
     def open(self, folder: Folder) -> SourceFolder:
         messages = self._messages.get(folder.name, [])
-        listing = Listing()
-        listing.add(meta for meta, _, _ in messages)
-        listing.learn((meta.uid, known) for meta, known, _ in messages)
-        return SourceFolder(folder, listing)
+        return SourceFolder(folder, Listing.holding((meta, known) for meta, known, _ in messages))
 
     def bodies(self, folder: SourceFolder, metas: list[Meta]) -> Iterator[tuple[Meta, bytes]]:
         stored = {meta.uid: where for meta, _, where in self._messages[folder.folder.name]}

@@ -111,13 +111,10 @@ class ArchiveSource:
 
     def open(self, folder: Folder) -> SourceFolder:
         records = self._records.get(folder.name, {})
-        listing = Listing()
-        listing.add(Meta(uid, record.size, tuple(record.flags), tuple(record.keywords),
-                         datetime.fromisoformat(record.internaldate), record.message_id)
-                    for uid, record in records.items())
-        listing.learn((uid, Known(record.sha256, record.size, record.message_id))
-                      for uid, record in records.items())
-        return SourceFolder(folder, listing)
+        return SourceFolder(folder, Listing.holding(
+            (Meta(uid, record.size, tuple(record.flags), tuple(record.keywords),
+                  datetime.fromisoformat(record.internaldate), record.message_id),
+             Known(record.sha256, record.size, record.message_id)) for uid, record in records.items()))
 
     def bodies(self, folder: SourceFolder, metas: list[Meta]) -> Iterator[tuple[Meta, bytes]]:
         records = self._records[folder.folder.name]

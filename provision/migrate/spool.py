@@ -64,6 +64,15 @@ class Listing(_Database):
                 message_id TEXT, labels TEXT, sha256 TEXT, known_size INTEGER, known_id TEXT,
                 todo INTEGER NOT NULL DEFAULT 0);""")
 
+    @classmethod
+    def holding(cls, messages: Iterable[tuple[Meta, Known]]) -> Listing:
+        """A listing of messages whose bytes are known already (an archive, local files)."""
+        listing = cls()
+        pairs = list(messages)
+        listing.add(meta for meta, _ in pairs)
+        listing.learn((meta.uid, known) for meta, known in pairs)
+        return listing
+
     def add(self, metas: Iterable[Meta]) -> None:
         self._many("INSERT OR REPLACE INTO message (uid, size, flags, keywords, internaldate, message_id,"
                    " labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
