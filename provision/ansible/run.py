@@ -8,10 +8,8 @@ stats) without a callback plugin of our own, and it can time out or cancel a run
 from __future__ import annotations
 
 import difflib
-import os
 import shlex
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import ansible_runner
 from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.console import Console
 from provision.inventory import HOSTS_FILE, vault
+from provision.process import search_path
 
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
 
@@ -86,8 +85,7 @@ def run(playbook: Playbook, console: Console) -> Outcome:
             extravars=playbook.extravars,
             cmdline=playbook.cmdline(),
             envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-                     # The ansible-playbook installed beside this Python, whatever PATH says.
-                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+                     "PATH": search_path()},
             event_handler=progress,
             quiet=True,
             verbosity=max(0, console.verbosity - 1),
