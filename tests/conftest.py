@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.marks import declared, starts
+
 REPO = Path(__file__).resolve().parent.parent
 # This run's sandboxes carry its process id, so two runs side by side (a developer's and
 # CI's) never take each other's sandboxes down.
@@ -35,6 +37,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         owner = _RUN_NAME.match(box["name"])
         if owner and not Path(f"/proc/{owner.group(1)}").exists():
             provision("sandbox", "down", box["name"])
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by them
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with what it starts (tests/marks.py), so the marks cannot drift from the code."""
+    for item in items:
+        for mark in sorted(declared(item)) if isinstance(item, pytest.Function) else ():
+            item.add_marker(mark)
+
+
+_running: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
 
 
 def provision(*args: str, uid: int | None = None, timeout: float = 900, input: str | None = None,
@@ -74,8 +96,13 @@ class SandboxHost:
         return done
 
 
+@starts("sandbox")
 def start_sandbox(name: str) -> SandboxHost:
     """Boot a sandbox through the CLI; a sandbox that cannot start fails the test, never skips it."""
+    # The collection marks found no way here (a method of an object, say): -m would not leave it out.
+    assert not _running or _running[-1].get_closest_marker("sandbox"), (
+        f"{_running[-1].nodeid} boots a sandbox but is not marked sandbox: declare what boots it "
+        "with @starts(\"sandbox\") (tests/marks.py)")
     leftover = provision("sandbox", "down", name)  # of an interrupted run
     assert leftover.returncode in (0, 2), f"could not clear an old sandbox {name}:\n{leftover.stderr}"
     done = provision("--json", "sandbox", "up", name)

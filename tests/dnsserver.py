@@ -31,6 +31,8 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from tests.marks import starts
+
 ADDRESS = "127.0.0.1"
 PROXY_WAIT_MS = 1500  # how long Knot waits for the silent listener: longer than test resolvers wait
 RESOLVER_LIFETIME = 1.0
@@ -96,6 +98,7 @@ class SilentListener:
         self._tcp.close()
 
 
+@starts("network")
 class AuthoritativeServer:
     """Knot DNS serving the zones given to load(), on ADDRESS and a free port."""
 
@@ -307,6 +310,7 @@ acl:
         return answer.rrset[0].serial if answer.rrset else None  # type: ignore[attr-defined]
 
 
+@starts("network")
 class ValidatingResolver:
     """Unbound on ADDRESS and a free port: a validating resolver that asks the authoritative server only.
 

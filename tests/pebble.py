@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.marks import starts
+
 ADDRESS = "198.51.100.1"  # the host on the sandbox network (bridge provision0)
 START_SECONDS = 20.0
 # Every issued certificate is logged as "Issued certificate serial <hex> for order <id>".
@@ -44,6 +46,7 @@ def free_port(address: str = ADDRESS) -> int:
         return probe.getsockname()[1]
 
 
+@starts("network")
 class Pebble:
     """One Pebble server on ADDRESS; validates challenges on http_port, resolves names with dns_server."""
 

@@ -22,6 +22,7 @@ from provision.check.model import Check, Options, Status, Target
 from provision.cli import main
 from tests.check import zones
 from tests.dnsserver import AuthoritativeServer
+from tests.marks import starts
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,7 @@ def dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Authoritati
 
 
 @pytest.fixture(scope="session")
+@starts("network")
 def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on 127.0.0.1 answering as mta-sts.<every test domain>: its port and CA file."""
     directory = tmp_path_factory.mktemp("https")

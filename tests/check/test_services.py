@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from provision.check import runner
 from provision.check.model import Options, Status, Target
 from tests.conftest import MailServer, provision
+from tests.marks import starts
 
 TIMEOUT = "3"
 CERTIFICATES = "/etc/ssl/provision"
@@ -189,6 +190,7 @@ def test_a_bad_certificate_is_crit(mail_server: MailServer, tmp_path: Path, case
 
 
 @contextmanager
+@starts("network")
 def stalling_server(greet: tuple[int, ...], silent: tuple[int, ...]) -> Iterator[str]:
     """A loopback address whose greet ports say 220 and then nothing more; its silent ports say nothing."""
     while True:  # an address of 127/8 no one else uses, so the real port numbers are free

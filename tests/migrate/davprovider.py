@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from tests.marks import starts
 from tests.migrate.provider import Provider
 
 PORT = 5232
@@ -67,6 +68,7 @@ class DavProvider:
             connection.close()
 
 
+@starts("network")  # Radicale on the provider sandbox
 def configure(provider: Provider, directory: Path, passwords: dict[str, str]) -> DavProvider:
     """Radicale on the provider sandbox, with the certificate its Dovecot uses."""
     provider.ssh(SETUP)

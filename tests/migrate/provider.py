@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.sandbox import access
+from tests.marks import starts
 
 CONFIG = """\
 dovecot_config_version = 2.4.0
@@ -130,6 +131,7 @@ def make_ca(directory: Path, address: str) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+@starts("network")  # Dovecot on the provider sandbox
 def configure(name: str, address: str, directory: Path, passwords: dict[str, str]) -> Provider:
     """Install and configure Dovecot on the sandbox `name`; returns how to reach it."""
     ca, cert, key = make_ca(directory, address)

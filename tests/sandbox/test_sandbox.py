@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import provision, sandbox_name, start_sandbox, stop_sandbox
 
+# The refusals too: they run `sandbox up` and read the host's network state, as root.
+pytestmark = pytest.mark.sandbox
+
 PROXY_LOG = Path("/var/lib/provision/sandbox/apt-proxy/log/apt-cacher.log")
 
 
