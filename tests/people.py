@@ -1,4 +1,4 @@
-"""People and a group on the shared mail server, for the calendar and contacts tests.
+"""People and a group on the shared mail server, for the calendar, contacts and web tests.
 
 Three people with known passwords: A and B in a team group (`provision groups`), C outside
 it. Everyone made here is removed at the end.
@@ -66,7 +66,7 @@ def set_members(server: MailServer, name: str, add: list[Person], remove: list[P
            *[f"--remove={person.uid}" for person in remove])
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def team(mail_server) -> Iterator[Team]:
     tag = uuid.uuid4().hex[:6]
     people = [_add(mail_server, tag, label) for label in ("A", "B", "C")]

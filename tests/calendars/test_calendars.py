@@ -13,9 +13,9 @@ import caldav
 import pytest
 from caldav.lib.error import DAVError
 
-from tests.collab.conftest import Person, calendars, set_members, users
-from tests.collab.dav import request
 from tests.conftest import MailServer
+from tests.dav import request
+from tests.people import Person, calendars, set_members, users
 
 
 def client(server: MailServer, person: Person, password: str | None = None) -> caldav.DAVClient:

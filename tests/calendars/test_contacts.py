@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.collab.conftest import calendars, sync, users
-from tests.collab.dav import request, vcard_fields, vcards
+from tests.dav import request, vcard_fields, vcards
+from tests.people import calendars, sync, users
 
 BOOK = "/company/contacts/"
 

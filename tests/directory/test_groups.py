@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import MailServer, provision
 from tests.directory.test_users import inbound
-from tests.mail.test_mail import fetch, message, submit, tls_context
+from tests.roles.test_mail import fetch, message, submit, tls_context
 
 PREFIX = f"g{uuid.uuid4().hex[:6]}"
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO, MailServer, provision
-from tests.mail.test_mail import OUTSIDE, fetch, message, submit, tls_context
+from tests.roles.test_mail import OUTSIDE, fetch, message, submit, tls_context
 
 PASSWORDS: list[str] = []  # every password this module uses
 OUTPUTS: list[str] = []  # stdout and stderr of every `provision users` run

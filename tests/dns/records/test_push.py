@@ -20,7 +20,7 @@ import pytest
 from provision.dns import update
 from provision.dns.records import Purpose, Record
 from tests.conftest import REPO
-from tests.dnsrecords.conftest import ENV, KEY, edit_settings, run
+from tests.dns.records.conftest import ENV, KEY, edit_settings, run
 from tests.dnsserver import ADDRESS, AuthoritativeServer
 
 # Records of the customer's own that push must leave alone, and stale ones it must correct.

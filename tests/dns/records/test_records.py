@@ -27,7 +27,7 @@ from provision.dns.records import (
 from provision.dns.spf import check_host
 from provision.inventory.model import Inventory, TlsMode
 from provision.inventory.secrets import dkim_record
-from tests.dnsrecords.conftest import ZONES, edit_settings, run, zone_sections
+from tests.dns.records.conftest import ZONES, edit_settings, run, zone_sections
 from tests.dnsserver import SOA, AuthoritativeServer
 
 IPV4, IPV6 = "203.0.113.25", "2001:db8::25"

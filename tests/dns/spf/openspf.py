@@ -21,7 +21,7 @@ import yaml
 
 from tests.dnsserver import owner, txt
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 SUITE_NAME = "rfc7208-tests.yml"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from provision.dns.spf import check_host
-from tests.dns.openspf import Case, Scenario, load_suite, suite_path, zones
+from tests.dns.spf.openspf import Case, Scenario, load_suite, suite_path, zones
 from tests.dnsserver import AuthoritativeServer
 
 SUITE = suite_path()

@@ -13,7 +13,7 @@ import pytest
 
 from provision.check import https
 from provision.dns.records import MtaStsMode, mta_sts_policy
-from tests.collab.dav import request
+from tests.dav import request
 
 DOMAINS = ("example.test", "example.org")  # the mail_server fixture's
 
