@@ -28,7 +28,7 @@ def test_on_a_terminal_the_bar_redraws_in_place_with_warnings_above_it():
     reader = threading.Thread(target=lambda: _drain(leader, shown), daemon=True)
     reader.start()
     with open(follower, "w", encoding="utf-8") as terminal:
-        _copy(Console(err=terminal), seconds=2.0)
+        _copy(Console(err=terminal), seconds=1.5)
     reader.join(timeout=5)
     text = shown.decode()
     frames = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frame) for frame in re.split(r"\r|\n", text)]
@@ -52,9 +52,9 @@ def _drain(leader: int, into: bytearray) -> None:
 
 def test_in_a_log_it_is_plain_lines():
     log = io.StringIO()
-    _copy(Console(err=log), seconds=1.0)
+    _copy(Console(err=log), seconds=0.7)
     lines = log.getvalue().splitlines()
-    assert lines[0].startswith("[") and " messages, " in lines[0]
+    assert any(line.startswith("[") and " messages, " in line for line in lines[:-1])  # while it ran
     assert "warning: a worker was throttled" in lines
     assert lines[-1].startswith("[########################] 40/40 messages, 4.0/4.0 MB, ")
     assert "\x1b" not in log.getvalue() and "\r" not in log.getvalue()
@@ -62,5 +62,5 @@ def test_in_a_log_it_is_plain_lines():
 
 def test_quiet_shows_nothing():
     log = io.StringIO()
-    _copy(Console(err=log, verbosity=-1), seconds=0.2)
+    _copy(Console(err=log, verbosity=-1), seconds=0.1)
     assert log.getvalue() == "warning: a worker was throttled\n"
