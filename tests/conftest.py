@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(mark)
 
 
-_running: list[pytest.Item] = []
+_running: list[pytest.Item] = []  # the test being set up, run or torn down, for start_sandbox's check
 
 
 @pytest.hookimpl(wrapper=True)
