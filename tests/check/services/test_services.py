@@ -245,13 +245,17 @@ def test_a_stalling_server_is_unknown_within_the_timeout() -> None:
 
 @contextmanager
 def ldap_open_from_outside(server: MailServer) -> Iterator[None]:
-    """Port 389 let through the firewall (nftables' table provision), closed again afterwards."""
-    server.host.ssh("nft insert rule inet provision input tcp dport 389 accept")
+    """slapd listening on every address (it listens on loopback only) and port 389 let through the
+    firewall (nftables' table provision); both as before afterwards."""
+    server.host.ssh("cp -p /etc/default/slapd /root/slapd.orig && sed -i 's#ldap://127.0.0.1/#ldap:///#' "
+                    "/etc/default/slapd && systemctl restart slapd && "
+                    "nft insert rule inet provision input tcp dport 389 accept")
     try:
         yield
     finally:
         server.host.ssh("nft -a list chain inet provision input | awk '/dport 389 accept/ { print $NF }' | "
-                        "xargs -r -n 1 nft delete rule inet provision input handle")
+                        "xargs -r -n 1 nft delete rule inet provision input handle; "
+                        "mv /root/slapd.orig /etc/default/slapd && systemctl restart slapd")
 
 
 # Anyone may read everything but the passwords: a rule before provision's own, after the password rule.

@@ -54,6 +54,8 @@ provision_first_admin:
   name: Alice Admin
   email: alice@example.test
   aliases: [postmaster@example.test, alice@example.org]
+# The checks connect from the host: slapd listens on every address, not only on loopback.
+directory_listeners: ["ldap:///", "ldaps:///", "ldapi:///"]
 vault_ldap_admin_password: "{PASSWORDS['root']}"
 vault_ldap_postfix_password: "{PASSWORDS['postfix']}"
 vault_ldap_dovecot_password: "{PASSWORDS['dovecot']}"
