@@ -32,7 +32,7 @@ from provision.migrate.endpoints import (
     select,
 )
 from provision.migrate.imap import Throttle
-from provision.migrate.local import LocalMail
+from provision.migrate.local import LocalMail, refuse_links
 from provision.migrate.runner import Job, run
 from provision.migrate.secrets import SecretOptions
 from provision.migrate.sinks import ArchiveSink, ImapSink, NullSink, Sink
@@ -116,6 +116,7 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
     elif kind == "local":
         if len(users) != 1:
             raise UsageError(f"{spec}: say whose mail it is with --users ADDRESS (one)")
+        refuse_links(Path(spec))
         accounts = [Account(users[0], users[0])]
         endpoint = ImapEndpoint(_tls(args), _secrets(args), local=Path(spec))
     elif kind == "inventory":
