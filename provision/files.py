@@ -20,20 +20,27 @@ WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Refused(UsageError):
-    """A path that is a link or a special file, or an output that cannot be made."""
+    """A path that is a link or a special file, or an output that cannot be made: "PATH what"."""
+
+    def __init__(self, path: Path | str, what: str, hint: str | None = None):
+        super().__init__(f"{path} {what}", hint)
+        self.what = what
+
+
+LINK = "is a symbolic link: not followed"
 
 
 def _refusal(path: Path | str, error: OSError) -> Refused:
     if error.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
-        return Refused(f"{path} is a symbolic link: not followed",
-                       "give the file itself, not a link to it")
-    return Refused(f"cannot read {path}: {error.strerror}")
+        return Refused(path, LINK, "give the file itself, not a link to it")
+    return Refused(path, f"cannot be read ({error.strerror})")
 
 
 def _regular(descriptor: int, path: Path | str) -> int:
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
-        raise Refused(f"{path} is not a regular file", "give a plain file")
+        raise Refused(path, "is not a regular file (a FIFO, device, socket or directory)",
+                      "give a plain file")
     os.set_blocking(descriptor, True)
     return descriptor
 
@@ -78,10 +85,10 @@ class Output:
                 descriptor, self.created = os.open(path, WRITE & ~os.O_EXCL | os.O_NONBLOCK), False
                 _regular(descriptor, path)
         except FileExistsError:
-            raise Refused(f"{path} is a symbolic link" if path.is_symlink() else f"{path} exists",
+            raise Refused(path, "is a symbolic link" if path.is_symlink() else "exists",
                           "name a new file: it is written only to a new one") from None
         except OSError as error:
-            raise Refused(f"cannot make {path}: {error.strerror}",
+            raise Refused(path, f"cannot be made ({error.strerror})",
                           "name a new file in a directory that exists and you can write") from None
         self.stream: IO[str] = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
@@ -116,12 +123,12 @@ def walk(root: Path) -> tuple[list[Path], list[str]]:
         for entry in listed:
             where = relative / entry.name
             if entry.is_symlink():
-                problems.append(f"{root / where} is a symbolic link: not followed")
+                problems.append(f"{root / where} {LINK}")
             elif entry.is_dir(follow_symlinks=False):
                 try:
                     child = os.open(entry.name, DIRECTORY, dir_fd=descriptor)
                 except OSError as error:
-                    problems.append(f"{root / where}: {error.strerror}")
+                    problems.append(f"{root / where} cannot be read ({error.strerror})")
                     continue
                 try:
                     visit(child, where)
@@ -145,8 +152,8 @@ def open_directory(path: Path) -> int:
         return os.open(path, DIRECTORY)
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
-            raise Refused(f"{path} is a symbolic link: not followed", "give the directory itself") from None
-        raise Refused(f"cannot read {path}: {error.strerror}") from None
+            raise Refused(path, LINK, "give the directory itself") from None
+        raise Refused(path, f"cannot be read ({error.strerror})") from None
 
 
 def open_beneath(root: Path, relative: Path) -> int:
@@ -158,15 +165,15 @@ def open_beneath(root: Path, relative: Path) -> int:
             try:
                 inner = os.open(part, DIRECTORY, dir_fd=directory)
             except OSError as error:
-                raise Refused(f"{root / relative}: {part} on its way is a symbolic link or gone "
-                              f"({error.strerror}): not followed") from None
+                raise Refused(root / relative, f"cannot be read: {part} on its way is a symbolic link "
+                              f"or gone ({error.strerror}): not followed") from None
             os.close(directory)
             directory = inner
         try:
             return _regular(os.open(relative.name, READ, dir_fd=directory), root / relative)
         except OSError as error:
             if error.errno == errno.ELOOP:
-                raise Refused(f"{root / relative} is a symbolic link: not followed") from None
-            raise Refused(f"cannot read {root / relative}: {error.strerror}") from None
+                raise Refused(root / relative, LINK) from None
+            raise Refused(root / relative, f"cannot be read ({error.strerror})") from None
     finally:
         os.close(directory)

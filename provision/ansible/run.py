@@ -129,7 +129,7 @@ def project(directory: Path, template_overrides: Path | None) -> Path:
             with os.fdopen(files.open_beneath(template_overrides, relative), "rb") as source:
                 target.write_bytes(source.read())
     elif template_overrides and template_overrides.is_symlink():
-        raise files.Refused(f"{template_overrides} is a symbolic link: not followed",
+        raise files.Refused(template_overrides, files.LINK,
                             "keep the template overrides in the inventory directory itself")
     return directory / "project/playbooks"
 

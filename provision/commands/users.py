@@ -20,6 +20,7 @@ from typing import TextIO
 
 from ldap3.core.exceptions import LDAPException
 
+from provision import files
 from provision.console import Console, table
 from provision.directory import groups, mailstore, users
 from provision.directory.connect import base_dn, connect
@@ -147,7 +148,7 @@ def _given_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
         password = sys.stdin.read().removesuffix("\n")
     elif args.password_file:
-        password = args.password_file.read_text().removesuffix("\n")
+        password = files.read_text(args.password_file).removesuffix("\n")
     else:
         return None
     if not password:
@@ -305,7 +306,7 @@ def _remove(args: argparse.Namespace, console: Console) -> int:
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: spreadsheets write a BOM
+        with files.open_text(path, "utf-8-sig") as file:  # -sig: spreadsheets write a BOM
             reader = csv.DictReader(file)
             missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
             if missing:

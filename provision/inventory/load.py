@@ -6,6 +6,7 @@ them are raised together in one ProblemsError, so one run shows everything to fi
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import MISSING
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from provision import files
 from provision.errors import ProblemsError
 from provision.inventory import HOSTS_FILE, SETTINGS_FILE, VAULT_FILE, values, vault
 from provision.inventory.model import (
@@ -79,9 +81,12 @@ class _StrictLoader(yaml.SafeLoader):
 def read_yaml(path: Path, problems: Problems) -> Any:
     """The file's data; None with a problem added if it cannot be read or parsed."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except FileNotFoundError:
-        problems.add(path, None, "does not exist", "run provision init to make a new inventory")
+        return yaml.load(files.read_text(path), Loader=_StrictLoader)
+    except files.Refused as refused:
+        if not os.path.lexists(path):
+            problems.add(path, None, "does not exist", "run provision init to make a new inventory")
+        else:
+            problems.add(path, None, refused.what, "the inventory's own files are plain files, not links")
     except (OSError, UnicodeDecodeError) as error:
         problems.add(path, None, f"cannot be read ({error})", "check the file's permissions and encoding")
     except yaml.MarkedYAMLError as error:
@@ -166,10 +171,10 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     take("public_ipv6", lambda raw: values.public_ipv6(raw, sandbox=sandbox))
     take("admin_email", values.email)
     take("tls_mode", lambda raw: values.choice(raw, TlsMode))
-    take("tls_cert_file", lambda raw: values.readable_file(raw, directory))
-    take("tls_key_file", lambda raw: values.readable_file(raw, directory))
+    take("tls_cert_file", lambda raw: values.pem_file(raw, directory, "CERTIFICATE"))
+    take("tls_key_file", lambda raw: values.pem_file(raw, directory, "PRIVATE KEY"))
     take("acme_directory", values.https_url)
-    take("acme_ca_file", lambda raw: values.readable_file(raw, directory))
+    take("acme_ca_file", lambda raw: values.pem_file(raw, directory, "CERTIFICATE"))
     take("smarthost", lambda raw: _record(path, PREFIX + "smarthost", raw, problems, Smarthost, {
         "host": values.host_address, "port": lambda port: values.integer(port, 1, 65535),
         "username": values.text}))

@@ -173,12 +173,26 @@ def https_url(value: Any) -> str:
 
 
 def readable_file(value: Any, base: Path) -> Path:
-    """A file on this machine; relative paths are taken from the inventory directory."""
+    """A file on this machine; relative paths are taken from the inventory directory. Not a link: Ansible
+    copies the file to the server, and an inventory must not send it whatever a link points at."""
     path = (base / text(value)).absolute()
+    if path.is_symlink():
+        raise Invalid(f"{path} is a symbolic link", "give the file itself")
     if not path.is_file():
         raise Invalid(f"{path} does not exist",
                       "give the file's path on this machine, absolute or relative to the inventory")
     if not os.access(path, os.R_OK):
         raise Invalid(f"{path} is not readable",
                       "let the user who runs provision read it")
+    return path
+
+
+def pem_file(value: Any, base: Path, label: str) -> Path:
+    """A readable file holding a PEM block of this kind (CERTIFICATE, PRIVATE KEY): any other file the
+    controller can read (a vault password, /etc/shadow) is not copied to a server."""
+    path = readable_file(value, base)
+    with path.open("rb") as stream:
+        head = stream.read(1 << 20)
+    if not re.search(rb"-----BEGIN [A-Z0-9 ]*" + label.encode() + rb"-----", head):
+        raise Invalid(f"{path} holds no PEM {label}", f"give the PEM file with the {label.lower()}")
     return path

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from provision import files
 from provision.errors import UsageError
 from provision.inventory import VAULT_FILE
 from provision.inventory.secrets import password
@@ -84,9 +85,9 @@ def read(directory: Path) -> dict[str, Any]:
     """The decrypted secrets of the inventory; VaultError says why they cannot be read."""
     target = directory / VAULT_FILE
     try:
-        encrypted = target.read_text()
-    except OSError as error:
-        raise VaultError(target, f"cannot be read ({error.strerror})",
+        encrypted = files.read_text(target)
+    except files.Refused as refused:
+        raise VaultError(target, refused.what,
                          "run provision init to make an inventory with its vault") from None
     if not encrypted.startswith(VAULT_HEADER):
         raise VaultError(target, "is not encrypted", f"encrypt it: ansible-vault encrypt "

@@ -20,6 +20,7 @@ from typing import TextIO
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from provision import files
 from provision.archive.layout import TABLES
 from provision.archive.reader import ArchiveReader
 from provision.archive.writer import ArchiveWriter
@@ -174,7 +175,7 @@ def archive_directory(reader: ArchiveReader) -> Directory:
 def provider_users(path: Path) -> Directory:
     """A provider's user list: a CSV with the archive's users.csv columns (email required)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
+        with files.open_text(path, "utf-8-sig") as stream:
             rows = list(csv.DictReader(stream))
     except (OSError, UnicodeDecodeError, csv.Error) as bad:
         raise UsageError(f"cannot read the user list {path}: {bad}") from None

@@ -75,7 +75,7 @@ def refuse_links(path: Path) -> None:
     """A source tree with a symbolic link or a special file in it is refused whole, before anything is
     copied: a link in a customer's export could point at any file the controller can read."""
     if path.is_symlink():
-        raise files.Refused(f"{path} is a symbolic link: not followed", "give the file or folder itself")
+        raise files.Refused(path, files.LINK, "give the file or folder itself")
     if path.is_dir():
         problems = files.walk(path)[1]
         if problems:
