@@ -111,6 +111,14 @@ class Output:
         self.close()
 
 
+def not_a_link(path: Path) -> Path:
+    """An output directory (render, export) or a source named on the command line, never a link: what
+    is written there, or read from there, is then where the name says."""
+    if path.is_symlink():
+        raise Refused(path, LINK, "name the file or directory itself")
+    return path
+
+
 def walk(root: Path) -> tuple[list[Path], list[str]]:
     """The regular files beneath root (relative paths, sorted), and a line for every link or special
     file found there: those are not followed, not read, and make the caller refuse the tree."""

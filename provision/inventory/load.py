@@ -182,7 +182,7 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     take("default_quota_mb", lambda raw: values.integer(raw, 0))
     take("update_policy", lambda raw: values.choice(raw, UpdatePolicy))
     take("first_admin", lambda raw: _record(path, PREFIX + "first_admin", raw, problems, FirstAdmin, {
-        "uid": values.login, "name": values.text, "email": values.email}))
+        "uid": values.person_uid, "name": values.text, "email": values.email}))
     take("dkim_selector", values.dns_label)
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)

@@ -52,8 +52,7 @@ def ensure_password_file(directory: Path) -> Path:
     if not os.environ.get(PASSWORD_FILE_VARIABLE):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)  # mkdir's mode is cut by the umask and skipped for an existing directory
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
+    with files.Output(path, secret=True) as file:
         file.write(password(32) + "\n")
     return path
 

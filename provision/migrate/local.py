@@ -74,9 +74,7 @@ def is_local(path: Path) -> bool:
 def refuse_links(path: Path) -> None:
     """A source tree with a symbolic link or a special file in it is refused whole, before anything is
     copied: a link in a customer's export could point at any file the controller can read."""
-    if path.is_symlink():
-        raise files.Refused(path, files.LINK, "give the file or folder itself")
-    if path.is_dir():
+    if files.not_a_link(path).is_dir():
         problems = files.walk(path)[1]
         if problems:
             raise ProblemsError(f"{path}: {len(problems)} links or special files; nothing was copied "
