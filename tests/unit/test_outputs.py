@@ -90,5 +90,5 @@ def test_a_report_may_replace_an_older_one_which_stays_until_the_new_text_is_wri
     assert path.read_text() == "# this week\n"
     fifo = tmp_path / "fifo.md"
     os.mkfifo(fifo)
-    with pytest.raises(Refused, match="not a regular file|cannot be made"):  # never blocks
+    with pytest.raises(Refused, match=r"not a regular file|cannot be made"):  # never blocks
         Output(fifo, secret=False, replace=True)
