@@ -1,7 +1,7 @@
 """Files named by a user or found in a customer's data, read and written safely: a symbolic link is never
 followed and a special file (FIFO, device, socket) never read, so that a crafted export or accounts file
 cannot pull /etc/shadow or another customer's vault password into a mailbox or a login; and an output
-file is always a new one, opened before anything is changed, so that no link can redirect it and no
+file is opened before anything is changed, never through a link, so that no link can redirect it and no
 work is done whose result (a password) then cannot be written."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Output:
             except FileExistsError:
                 if secret or not replace or path.is_symlink():
                     raise
-                descriptor, self.created = os.open(path, WRITE & ~os.O_EXCL | os.O_NONBLOCK), False
+                descriptor, self.created = os.open(path, (WRITE & ~os.O_EXCL) | os.O_NONBLOCK, 0o644), False
                 _regular(descriptor, path)
         except FileExistsError:
             raise Refused(path, "is a symbolic link" if path.is_symlink() else "exists",

@@ -160,7 +160,7 @@ def _single_target(accounts: list[Account], named: str | None, maps: dict[str, s
 
 
 def _state(args: argparse.Namespace) -> State:
-    return State(args.state or default_path())
+    return State(files.not_a_link(args.state or default_path()))
 
 
 Command = Callable[[argparse.Namespace, Console], int]

@@ -92,3 +92,16 @@ def test_a_report_may_replace_an_older_one_which_stays_until_the_new_text_is_wri
     os.mkfifo(fifo)
     with pytest.raises(Refused, match=r"not a regular file|cannot be made"):  # never blocks
         Output(fifo, secret=False, replace=True)
+
+
+def test_migrate_refuses_a_state_file_through_a_link(tmp_path: Path) -> None:
+    source = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (source / sub).mkdir(parents=True)
+    state = tmp_path / "state.sqlite"
+    state.symlink_to(tmp_path / "elsewhere.sqlite")
+    done = provision("migrate", str(source), "imaps://bob@127.0.0.1:1", "--users", "bob@example.org",
+                     "--dry-run", "--state", str(state), timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"{state} is a symbolic link" in done.stderr
+    assert not (tmp_path / "elsewhere.sqlite").exists()
