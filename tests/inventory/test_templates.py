@@ -87,3 +87,14 @@ def test_a_secret_with_a_template_is_refused_and_not_shown(cli: Callable[..., Ru
     assert done.status == 2
     assert "vault.yml: vault_first_admin_password: holds a Jinja template" in done.err
     assert secret not in done.err + done.out
+
+
+def test_a_link_among_the_template_overrides_is_refused(cli: Callable[..., Run], inventory: Path,
+                                                        tmp_path: Path) -> None:
+    """Ansible would render the file it points at and copy the result to the customer's server."""
+    overrides = inventory / "templates/postfix/etc/postfix"
+    overrides.mkdir(parents=True)
+    (overrides / "master.cf.j2").symlink_to("/etc/shadow")
+    done = cli("render", str(inventory), str(tmp_path / "out"))
+    assert done.status == 2
+    assert f"{overrides / 'master.cf.j2'} is a symbolic link: not followed" in done.err
