@@ -8,19 +8,24 @@ stats) without a callback plugin of our own, and it can time out or cancel a run
 from __future__ import annotations
 
 import difflib
+import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
+from provision import files
 from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.console import Console
-from provision.inventory import HOSTS_FILE, vault
+from provision.errors import ProblemsError
+from provision.inventory import VAULT_FILE, vault
+from provision.inventory.model import Host, Inventory
 from provision.process import search_path
 
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
@@ -43,8 +48,9 @@ class Outcome:
 @dataclass
 class Playbook:
     name: str  # file under playbooks/
-    inventories: Sequence[Path]
+    host: Host
     extravars: dict[str, Any]
+    vault_file: Path | None = None  # the inventory's encrypted secrets
     vault_password_file: Path | None = None
     check: bool = False
     diff: bool = False
@@ -53,16 +59,21 @@ class Playbook:
     template_overrides: Path | None = None  # the customer's own templates, laid over ours
 
     @classmethod
-    def for_inventory(cls, name: str, directory: Path, extravars: dict[str, Any], **options: Any) -> Playbook:
-        """A run against a customer's inventory: its hosts, its vault, its own templates."""
-        # hosts.yml, not the directory: Ansible would read every file in it as an inventory.
-        return cls(name=name, inventories=[directory / HOSTS_FILE], extravars=extravars,
+    def for_inventory(cls, name: str, inventory: Inventory, extravars: dict[str, Any],
+                      **options: Any) -> Playbook:
+        """A run against a customer's inventory: its host, its vault, its own templates. Ansible reads
+        none of the customer's files as an inventory (it would template every value in them, and load
+        any vars file lying beside them): it gets the host provision checked, and the vault."""
+        directory = inventory.directory
+        return cls(name=name, host=inventory.host, extravars=extravars, vault_file=directory / VAULT_FILE,
                    vault_password_file=vault.password_file(directory),
                    template_overrides=directory / "templates", **options)
 
-    def cmdline(self) -> str:
+    def cmdline(self, hosts: Path) -> str:
         # Absolute paths: ansible-playbook runs in the project directory, not the caller's.
-        words = [f"--inventory={inventory.absolute()}" for inventory in self.inventories]
+        words = [f"--inventory={hosts}"]
+        if self.vault_file:
+            words.append(f"--extra-vars=@{self.vault_file.absolute()}")
         if self.vault_password_file:
             words.append(f"--vault-password-file={self.vault_password_file.absolute()}")
         words += [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
@@ -78,12 +89,17 @@ def run(playbook: Playbook, console: Console) -> Outcome:
     progress = _Progress(console, show_diff=playbook.diff)
     with tempfile.TemporaryDirectory(prefix="provision-run-") as private:
         playbooks = project(Path(private), playbook.template_overrides)
+        # ansible-runner passes env/extravars as -e @FILE; a dict it would put on the command line.
+        (Path(private) / "env").mkdir()
+        (Path(private) / "env/extravars").write_text(unsafe_yaml(playbook.extravars))
+        hosts = Path(private) / "hosts.yml"
+        hosts.write_text(unsafe_yaml({"all": {"hosts": {playbook.host.name: {
+            "ansible_host": playbook.host.address, "ansible_user": playbook.host.user}}}}))
         result = ansible_runner.run(
             private_data_dir=private,
             project_dir=str(playbooks),
             playbook=str(playbooks / playbook.name),
-            extravars=playbook.extravars,
-            cmdline=playbook.cmdline(),
+            cmdline=playbook.cmdline(hosts),
             envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                      "PATH": search_path()},
             event_handler=progress,
@@ -102,9 +118,43 @@ def project(directory: Path, template_overrides: Path | None) -> Path:
     """
     shutil.copytree(PLAYBOOKS, directory / "project/playbooks", symlinks=True)
     shutil.copytree(TEMPLATES, directory / "project/templates")
-    if template_overrides and template_overrides.is_dir():
-        shutil.copytree(template_overrides, directory / "project/templates", dirs_exist_ok=True)
+    if template_overrides and template_overrides.is_dir() and not template_overrides.is_symlink():
+        # A link among them would copy whatever it points at (a key, /etc/shadow) to the server.
+        found, problems = files.walk(template_overrides)
+        if problems:
+            raise ProblemsError(f"{template_overrides}: links or special files; nothing was run", problems)
+        for relative in found:
+            target = directory / "project/templates" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with os.fdopen(files.open_beneath(template_overrides, relative), "rb") as source:
+                target.write_bytes(source.read())
+    elif template_overrides and template_overrides.is_symlink():
+        raise files.Refused(template_overrides, files.LINK,
+                            "keep the template overrides in the inventory directory itself")
     return directory / "project/playbooks"
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    """Every string value tagged !unsafe: Ansible then never templates it, so a value from an
+    inventory or the command line is data, even if it holds {{ lookup('pipe', ...) }}."""
+
+
+class _Name(str):
+    """A mapping key: a variable or field name, which stays a plain string."""
+
+
+_UnsafeDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar("!unsafe", value))
+_UnsafeDumper.add_representer(_Name, lambda dumper, value: dumper.represent_str(str(value)))
+
+
+def unsafe_yaml(data: Any) -> str:
+    def tagged(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_Name(key): tagged(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [tagged(item) for item in value]
+        return value
+    return yaml.dump(tagged(data), Dumper=_UnsafeDumper, sort_keys=True)
 
 
 class _Progress:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
+from provision import files
 from provision.archive import NotAnArchive
 from provision.archive.layout import INDEX
 from provision.archive.manifest import MANIFEST
@@ -59,8 +60,10 @@ class DirectoryStore:
     def open(self, path: str) -> BinaryIO:
         if not safe_path(path):
             raise FileNotFoundError(path)
-        handle = os.open(self.root / path, os.O_RDONLY | os.O_NOFOLLOW)
-        return os.fdopen(handle, "rb")
+        try:  # no link followed on the way either: users/NAME swapped for a link after verify
+            return os.fdopen(files.open_beneath(self.root, Path(path)), "rb")
+        except files.Refused as refused:
+            raise OSError(refused.message) from None
 
     def close(self) -> None:
         pass

@@ -4,6 +4,7 @@ The archive inside stays plain, so it can be verified after decryption (docs/arc
 
 from __future__ import annotations
 
+import os
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,12 +41,13 @@ def encrypt(path: Path, *, recipients: Sequence[str] = (), passphrase: str | Non
     """Encrypt path to path.age for age recipients (public keys), or else to path.gpg with a passphrase."""
     if bool(recipients) == (passphrase is not None):
         raise ArchiveError("encrypt for age recipients or with a passphrase, not both or neither")
+    target = path.with_name(path.name + (".age" if recipients else ".gpg"))
+    if os.path.lexists(target):  # gpg --yes would write through a link there, or over another file
+        raise ArchiveError(f"{target} exists already")
     if recipients:
-        target = path.with_name(path.name + ".age")
         run(["age", "--encrypt", *(arg for key in recipients for arg in ("-r", key)), "-o", str(target),
              str(path)], timeout=None)
     else:
-        target = path.with_name(path.name + ".gpg")
         run([*GPG, "--symmetric", "--cipher-algo", "AES256", "-o", str(target), str(path)],
             input=passphrase, timeout=None)
     return target

@@ -44,7 +44,7 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
         args.dir = _demo_inventory(console)
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
     outcome = run(Playbook.for_inventory(
-        "site.yml", args.dir, {**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
+        "site.yml", inventory, {**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
     ), console)
     rows = [{"host": host, **counts} for host, counts in outcome.stats.items()]

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from provision import files
 from provision.archive import transport
 from provision.archive.manifest import MANIFEST
 from provision.archive.reader import ArchiveReader
@@ -95,7 +96,7 @@ def _pack(args: argparse.Namespace, console: Console) -> int:
 
 def _passphrase(path: Path) -> str:
     try:
-        lines = path.read_text().splitlines()
+        lines = files.read_text(path).splitlines()
     except OSError as bad:
         raise UsageError(f"cannot read the passphrase file: {bad}") from None
     if not lines or not lines[0]:

@@ -22,10 +22,9 @@ from provision.directory.connect import base_dn
 from provision.directory.connect import connect as connect_directory
 from provision.directory.users import People
 from provision.errors import ExitStatus, ProvisionError, UsageError
+from provision.inventory import values
 from provision.inventory.load import load
 from provision.inventory.model import Inventory
-
-RESERVED = ("groups", "company")  # the radicale role's top-level names of shared collections
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -87,7 +86,7 @@ def _person_exists(inventory: Inventory, uid: str) -> bool:
 
 def _share(args: argparse.Namespace, console: Console) -> int:
     owner, name = shares.collection(args.collection)
-    if owner in RESERVED:
+    if owner in values.DAV_RESERVED:
         raise UsageError(f"{owner}/ holds shared collections, not a person's",
                          "group collections follow group membership: provision groups members")
     if args.user == owner:

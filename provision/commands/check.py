@@ -6,15 +6,17 @@ import argparse
 import ipaddress
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import idna
 
+from provision import files
 from provision.check import report, runner
 from provision.check.model import Options, Target
 from provision.console import Console
 from provision.dns.query import domain_name
-from provision.errors import ProvisionError, UsageError
+from provision.errors import UsageError
 from provision.inventory import HOSTS_FILE, vault
 from provision.inventory.load import load
 from provision.inventory.model import TlsMode
@@ -84,13 +86,11 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     with ThreadPoolExecutor(max_workers=8) as pool:  # each inventory's vault is decrypted by a child process
         targets = list(pool.map(lambda text: _target(text, args, addresses), args.targets))
     console.detail(f"checking {len(targets)} target(s)")
-    reports = runner.run(targets, options, selection)
-    if args.report:
-        try:
-            args.report.write_text(REPORT_FORMATS[args.report.suffix.lower()](reports))
-        except OSError as error:
-            raise ProvisionError(f"{args.report}: cannot write the report ({error.strerror})") from None
-        console.info(f"report written to {args.report}")
+    with files.Output(args.report, secret=False, replace=True) if args.report else nullcontext() as out:
+        reports = runner.run(targets, options, selection)
+        if out is not None:
+            out.write(REPORT_FORMATS[args.report.suffix.lower()](reports))
+            console.info(f"report written to {args.report}")
     if args.nagios:
         line, code = report.nagios(reports)
         console.out.write(line + "\n")

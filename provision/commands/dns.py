@@ -10,6 +10,7 @@ from pathlib import Path
 import dns.name
 import dns.rdatatype
 
+from provision import files
 from provision.console import Console
 from provision.dns import update, zonefile
 from provision.dns.records import MailRecords, MtaStsMode, Record, absolute, is_within, mail_records
@@ -64,7 +65,7 @@ def _mail_records(args: argparse.Namespace) -> tuple[Inventory, MailRecords]:
     certificate = None
     if args.tlsa_cert:
         try:
-            certificate = args.tlsa_cert.read_bytes()
+            certificate = files.read_bytes(args.tlsa_cert)
         except OSError as error:
             raise UsageError(f"{args.tlsa_cert}: cannot be read ({error.strerror})") from None
     keys = vault.read(args.dir).get(DKIM_KEYS, {})

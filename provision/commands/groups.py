@@ -115,11 +115,12 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 def _add(args: argparse.Namespace, console: Console) -> int:
     name = checked(args.name, values.login)
+    description = checked(args.description, values.text) if args.description else None
     with group_directory(args) as (inventory, directory_groups):
         if groups.get(directory_groups, name):
             raise UsageError(f"a group named {name} exists")
         group = Group(name=name, address=free_address(inventory, directory_groups, args.mail),
-                      members=known_members(directory_groups, args.member), description=args.description)
+                      members=known_members(directory_groups, args.member), description=description)
         groups.add(directory_groups, group)
     console.result(group.row(), f"added {group.name} <{group.address}>: {', '.join(group.members)}")
     return ExitStatus.OK

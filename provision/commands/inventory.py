@@ -112,8 +112,10 @@ def _from_options(args: argparse.Namespace) -> tuple[Host, Settings]:
         "public_ipv4": check("--public-ipv4", ipv4_text, partial(values.public_ipv4, sandbox=args.sandbox)),
         "public_ipv6": check("--public-ipv6", args.public_ipv6,
                              partial(values.public_ipv6, sandbox=args.sandbox)),
-        "tls_cert_file": check("--tls-cert", args.tls_cert, partial(values.readable_file, base=Path.cwd())),
-        "tls_key_file": check("--tls-key", args.tls_key, partial(values.readable_file, base=Path.cwd())),
+        "tls_cert_file": check("--tls-cert", args.tls_cert,
+                               partial(values.pem_file, base=Path.cwd(), label="CERTIFICATE")),
+        "tls_key_file": check("--tls-key", args.tls_key,
+                              partial(values.pem_file, base=Path.cwd(), label="PRIVATE KEY")),
         "admin_email": check("--admin-email", args.admin_email, values.email),
     }
     if problems:

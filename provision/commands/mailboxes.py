@@ -71,12 +71,13 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 def _add(args: argparse.Namespace, console: Console) -> int:
     address = _address(args.address)
+    description = checked(args.description, values.text) if args.description else None
     with group_directory(args) as (inventory, directory_groups):
         if groups.get(directory_groups, address):
             raise UsageError(f"a shared mailbox {address} exists")
         group = Group(name=address, address=free_address(inventory, directory_groups, address),
                       members=known_members(directory_groups, args.member), shared=True,
-                      description=args.description)
+                      description=description)
         with mailstore.mailstore(inventory) as store:
             groups.add(directory_groups, group)
             try:

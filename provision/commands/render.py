@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from provision import files
 from provision.ansible import placeholders
 from provision.ansible.run import Playbook, run
 from provision.console import Console
@@ -26,18 +27,18 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 def _render(args: argparse.Namespace, console: Console) -> int:
     inventory = load(args.dir)
-    out: Path = args.out.absolute()
+    out: Path = files.not_a_link(args.out.absolute())
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} exists and is not empty", hint="give a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
     outcome = run(Playbook.for_inventory(
-        "render.yml", args.dir, {**inventory.settings.ansible_vars(),
+        "render.yml", inventory, {**inventory.settings.ansible_vars(),
                                  **placeholders.for_secrets(vault.read(args.dir)),
                                  "provision_render_dir": str(out)},
     ), console)
-    files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
-    console.result({"status": "failed" if outcome.failed else "ok", "directory": str(out), "files": files,
-                    "failures": outcome.failures},
-                   "\n".join([*files, f"{len(files)} files in {out}"]) if not outcome.failed else "FAILED")
+    written = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
+    console.result({"status": "failed" if outcome.failed else "ok", "directory": str(out),
+                    "files": written, "failures": outcome.failures},
+                   "FAILED" if outcome.failed else "\n".join([*written, f"{len(written)} files in {out}"]))
     return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK
 

@@ -10,22 +10,21 @@ import argparse
 import csv
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
 
 from ldap3.core.exceptions import LDAPException
 
+from provision import files
 from provision.console import Console, table
 from provision.directory import groups, mailstore, users
 from provision.directory.connect import base_dn, connect
 from provision.directory.groups import Groups
 from provision.directory.users import People, User
-from provision.errors import ExitStatus, ProvisionError, UsageError
+from provision.errors import ExitStatus, ProblemsError, ProvisionError, UsageError
 from provision.inventory import secrets, values
 from provision.inventory.load import load
 from provision.inventory.model import Inventory
@@ -126,10 +125,18 @@ def address_in_domains(inventory: Inventory, value: str) -> str:
     return address
 
 
+def _clean(user: User) -> User:
+    """The values that need no directory to check, checked before one is reached."""
+    return replace(user, uid=checked(user.uid, values.person_uid), name=checked(user.name, values.text),
+                   mail=checked(user.mail, values.email),
+                   aliases=tuple(checked(alias, values.email) for alias in user.aliases),
+                   phone=checked(user.phone, values.phone) if user.phone else None)
+
+
 def _valid(inventory: Inventory, people: People, user: User, before: User | None = None) -> User:
     """The user with clean values; UsageError when an address is taken or outside the domains."""
-    user = replace(user, uid=checked(user.uid, values.login), name=checked(user.name, values.text),
-                   mail=address_in_domains(inventory, user.mail),
+    user = _clean(user)
+    user = replace(user, mail=address_in_domains(inventory, user.mail),
                    aliases=tuple(sorted({address_in_domains(inventory, alias) for alias in user.aliases})))
     addresses = [user.mail, *user.aliases]
     if len(set(addresses)) != len(addresses):
@@ -147,21 +154,12 @@ def _given_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
         password = sys.stdin.read().removesuffix("\n")
     elif args.password_file:
-        password = args.password_file.read_text().removesuffix("\n")
+        password = files.read_text(args.password_file).removesuffix("\n")
     else:
         return None
     if not password:
         raise UsageError("the password is empty")
     return password
-
-
-def _private_file(path: Path) -> int:
-    """A new file only its owner reads, for passwords."""
-    try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise UsageError(f"{path} exists",
-                         "name a new file: the password is written only to a new one") from None
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
@@ -185,26 +183,26 @@ def _add(args: argparse.Namespace, console: Console) -> int:
     password = _given_password(args)
     if password is not None and args.password_out:
         raise UsageError("--password-out is for a generated password")
-    with directory(args) as (inventory, people):
-        if users.get(people, args.uid):
-            raise UsageError(f"a person with the uid {args.uid} exists")
-        user = _valid(inventory, people, User(uid=args.uid, name=args.name, mail=args.mail,
-                                              aliases=tuple(args.alias), phone=args.phone or None))
-        generated = password is None
-        password = password or secrets.password()
-        # Made before the entry: a taken file name changes nothing.
-        out = _private_file(args.password_out) if args.password_out else None
-        try:
+    _clean(User(uid=args.uid, name=args.name, mail=args.mail, aliases=tuple(args.alias),
+                phone=args.phone or None))
+    # Made before anything else: a bad file name changes nothing, and a made person's password is kept.
+    out = files.Output(args.password_out, secret=True) if args.password_out else None
+    try:
+        with directory(args) as (inventory, people):
+            if users.get(people, args.uid):
+                raise UsageError(f"a person with the uid {args.uid} exists")
+            user = _valid(inventory, people, User(uid=args.uid, name=args.name, mail=args.mail,
+                                                  aliases=tuple(args.alias), phone=args.phone or None))
+            generated = password is None
+            password = password or secrets.password()
             _create(people, user, password)
-        except BaseException:
-            if out is not None:
-                os.close(out)
-                args.password_out.unlink()
-            raise
+        if out is not None:
+            out.write(password + "\n")
+    finally:
+        if out is not None:
+            out.close()
     data, text = user.row(), f"added {user.uid} <{user.mail}>"
     if out is not None:
-        with os.fdopen(out, "w") as file:
-            file.write(password + "\n")
         data["password_file"] = str(args.password_out)
         text += f"\nits password is in {args.password_out}"
     elif generated:
@@ -225,6 +223,11 @@ def _create(people: People, user: User, password: str) -> None:
 
 
 def _set(args: argparse.Namespace, console: Console) -> int:
+    for value, check in ((args.name, values.text), (args.phone, values.phone), (args.mail, values.email)):
+        if value:
+            checked(value, check)
+    for alias in args.add_alias:
+        checked(alias, values.email)
     with directory(args) as (inventory, people):
         before = existing_person(people, args.uid)
         addresses = {address_in_domains(inventory, alias) for alias in args.remove_alias}
@@ -305,15 +308,31 @@ def _remove(args: argparse.Namespace, console: Console) -> int:
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: spreadsheets write a BOM
-            reader = csv.DictReader(file)
+        with files.open_text(path, "utf-8-sig") as file:  # -sig: spreadsheets write a BOM
+            reader = csv.DictReader(file, strict=True)
             missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
             if missing:
                 raise UsageError(f"{path} has no column {', '.join(missing)}",
                                  f"its first line names the columns: {','.join(COLUMNS)}")
-            return [{column: (row.get(column) or "").strip() for column in COLUMNS} for row in reader]
+            rows, problems = [], []
+            while True:
+                start = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:  # strict: only an unclosed quote gets this far
+                    problems.append(f"{path} line {start}: a quote opened on this line is never closed")
+                    break
+                if None in row:  # DictReader's key for the cells past the header's columns
+                    problems.append(f"{path} line {start}: {len(row[None])} more cells than the header "
+                                    f"has columns ({','.join(reader.fieldnames or [])})")
+                rows.append({column: (row.get(column) or "").strip() for column in COLUMNS})
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
+    if problems:
+        raise ProblemsError(f"{path}: nothing was imported", problems)
+    return rows
 
 
 def _import_row(inventory: Inventory, people: People, row: dict[str, str]) -> tuple[str, str, str | None]:
@@ -335,30 +354,23 @@ def _import_row(inventory: Inventory, people: People, row: dict[str, str]) -> tu
 
 def _import(args: argparse.Namespace, console: Console) -> int:
     rows = _read_rows(args.file)
-    if args.password_out.exists():
-        raise UsageError(f"{args.password_out} exists",
-                         "name a new file: the passwords are written only to a new one")
     report: list[dict[str, object]] = []
-    out: TextIO | None = None  # made with the first password, so a run that creates nobody leaves none
-    with directory(args) as (inventory, people):
-        try:
-            for line, row in enumerate(rows, start=2):
-                status, note, password = _import_row(inventory, people, row)
-                report.append({"line": line, "uid": row["uid"], "status": status, "note": note})
-                if password is not None:
-                    out = out or os.fdopen(_private_file(args.password_out), "w", newline="")
-                    csv.writer(out).writerow([row["uid"], note, password])
-                console.detail(f"line {line}: {row['uid']} {status} {note}")
-        finally:
-            if out is not None:
-                out.close()
+    # Opened before the first person is made (a bad name fails with nobody made); removed again if
+    # nobody is made.
+    with files.Output(args.password_out, secret=True) as out, directory(args) as (inventory, people):
+        for line, row in enumerate(rows, start=2):
+            status, note, password = _import_row(inventory, people, row)
+            report.append({"line": line, "uid": row["uid"], "status": status, "note": note})
+            if password is not None:
+                csv.writer(out).writerow([row["uid"], note, password])
+            console.detail(f"line {line}: {row['uid']} {status} {note}")
     counts = {status: sum(entry["status"] == status for entry in report)
               for status in ("created", "exists", "failed")}
     console.result({"rows": report, **counts},
                    table(report, [("line", "line"), ("uid", "uid"), ("status", "status"), ("note", "note")])
                    + f"\n{counts['created']} created, {counts['exists']} already there, "
                      f"{counts['failed']} failed"
-                   + (f"; passwords in {args.password_out}" if out is not None else ""))
+                   + (f"; passwords in {args.password_out}" if out.written else ""))
     return ExitStatus.FAILURE if counts["failed"] else ExitStatus.OK
 
 

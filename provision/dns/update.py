@@ -28,6 +28,7 @@ import dns.rrset
 import dns.tsig
 import dns.update
 
+from provision import files
 from provision.dns import zonefile
 from provision.dns.records import Record
 from provision.errors import ProvisionError, UsageError
@@ -91,7 +92,7 @@ class KeyFileError(UsageError):
 def read_key(path: Path) -> dns.tsig.Key:
     """The one TSIG key in a BIND/Knot style file: key "NAME" { algorithm ALG; secret "BASE64"; };"""
     try:
-        text = path.read_text()
+        text = files.read_text(path)
     except OSError as error:
         raise KeyFileError(f"{path}: cannot be read ({error.strerror})") from None
     text = re.sub(r"/\*.*?\*/|(#|//)[^\n]*", "", text, flags=re.S)

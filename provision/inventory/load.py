@@ -6,13 +6,16 @@ them are raised together in one ProblemsError, so one run shows everything to fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import os
+import re
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from provision import files
 from provision.errors import ProblemsError
 from provision.inventory import HOSTS_FILE, SETTINGS_FILE, VAULT_FILE, values, vault
 from provision.inventory.model import (
@@ -32,6 +35,8 @@ REQUIRED = ("domains", "hostname", "public_ipv4", "admin_email", "first_admin")
 TLS_MODE_OF = {"tls_cert_file": TlsMode.FILES, "tls_key_file": TlsMode.FILES,
                "acme_directory": TlsMode.ACME, "acme_ca_file": TlsMode.ACME}
 EXAMPLE = "inventory.example/group_vars/all/provision.yml"
+# Jinja's delimiters: Ansible would run such a value as a template, on the controller, as its user.
+TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 
 
 class Problems:
@@ -76,9 +81,12 @@ class _StrictLoader(yaml.SafeLoader):
 def read_yaml(path: Path, problems: Problems) -> Any:
     """The file's data; None with a problem added if it cannot be read or parsed."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except FileNotFoundError:
-        problems.add(path, None, "does not exist", "run provision init to make a new inventory")
+        return yaml.load(files.read_text(path), Loader=_StrictLoader)
+    except files.Refused as refused:
+        if not os.path.lexists(path):
+            problems.add(path, None, "does not exist", "run provision init to make a new inventory")
+        else:
+            problems.add(path, None, refused.what, "the inventory's own files are plain files, not links")
     except (OSError, UnicodeDecodeError) as error:
         problems.add(path, None, f"cannot be read ({error})", "check the file's permissions and encoding")
     except yaml.MarkedYAMLError as error:
@@ -102,6 +110,7 @@ def _host(path: Path, problems: Problems) -> Host | None:
         problems.add(path, "all.hosts", "must list exactly one host, the mail server",
                      "write all: {hosts: {mail: {ansible_host: ADDRESS, ansible_user: root}}}")
         return None
+    _no_templates(path, data, problems)
     [(name, host_vars)] = hosts.items()
     host_vars = host_vars if isinstance(host_vars, dict) else {}
     if "ansible_host" not in host_vars:
@@ -109,6 +118,12 @@ def _host(path: Path, problems: Problems) -> Host | None:
                      "give the server's address or host name for ssh")
         return None
     key = f"all.hosts.{name}"
+    for unknown in sorted(set(map(str, host_vars)) - {"ansible_host", "ansible_user"}):
+        problems.add(path, f"{key}.{unknown}", "is not used: provision reaches the server with "
+                     "ansible_host and ansible_user only", "remove it")
+    for unknown in sorted(set(map(str, group)) - {"hosts"}):
+        problems.add(path, f"all.{unknown}", "is not used: the settings are in " + str(SETTINGS_FILE),
+                     "remove it")
     address = _checked(path, f"{key}.ansible_host", values.host_address, host_vars["ansible_host"], problems)
     user = _checked(path, f"{key}.ansible_user", values.login, host_vars.get("ansible_user", "root"),
                     problems)
@@ -135,6 +150,7 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
         problems.add(path, None, "must be a mapping of provision_* settings", f"see {EXAMPLE}")
         return {}
     _unknown_keys(path, data, problems)
+    _no_templates(path, data, problems)
     found: dict[str, Any] = {}
 
     def take(name: str, parse: Callable[[Any], Any]) -> None:
@@ -155,10 +171,10 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     take("public_ipv6", lambda raw: values.public_ipv6(raw, sandbox=sandbox))
     take("admin_email", values.email)
     take("tls_mode", lambda raw: values.choice(raw, TlsMode))
-    take("tls_cert_file", lambda raw: values.readable_file(raw, directory))
-    take("tls_key_file", lambda raw: values.readable_file(raw, directory))
+    take("tls_cert_file", lambda raw: values.pem_file(raw, directory, "CERTIFICATE"))
+    take("tls_key_file", lambda raw: values.pem_file(raw, directory, "PRIVATE KEY"))
     take("acme_directory", values.https_url)
-    take("acme_ca_file", lambda raw: values.readable_file(raw, directory))
+    take("acme_ca_file", lambda raw: values.pem_file(raw, directory, "CERTIFICATE"))
     take("smarthost", lambda raw: _record(path, PREFIX + "smarthost", raw, problems, Smarthost, {
         "host": values.host_address, "port": lambda port: values.integer(port, 1, 65535),
         "username": values.text}))
@@ -166,11 +182,35 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     take("default_quota_mb", lambda raw: values.integer(raw, 0))
     take("update_policy", lambda raw: values.choice(raw, UpdatePolicy))
     take("first_admin", lambda raw: _record(path, PREFIX + "first_admin", raw, problems, FirstAdmin, {
-        "uid": values.login, "name": values.text, "email": values.email}))
+        "uid": values.person_uid, "name": values.text, "email": values.email}))
     take("dkim_selector", values.dns_label)
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)
     return found
+
+
+def _no_templates(path: Path, data: Any, problems: Problems,
+                  hint: str = "inventory values are data, not code: remove the braces") -> None:
+    """A problem for every key or value holding a Jinja delimiter (the value itself is not shown: it
+    may be a secret). Ansible would template it when a role uses it."""
+    for key, value in _strings(data, ""):
+        if TEMPLATE.search(value):
+            problems.add(path, key or None, "holds a Jinja template ({{, {% or {#), which Ansible would run",
+                         hint)
+
+
+def _strings(data: Any, key: str) -> Iterator[tuple[str, str]]:
+    """(dotted key, text) of every key and string value in data."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            inner = f"{key}.{name}" if key else str(name)
+            yield inner, str(name)
+            yield from _strings(value, inner)
+    elif isinstance(data, list):
+        for number, value in enumerate(data):
+            yield from _strings(value, f"{key}[{number}]")
+    elif isinstance(data, str):
+        yield key, data
 
 
 def _unknown_keys(path: Path, data: dict[Any, Any], problems: Problems) -> None:
@@ -256,6 +296,7 @@ def _vault(directory: Path, found: dict[str, Any], problems: Problems) -> None:
         problems.add(path, None, error.what, error.hint or "")
         return
     edit = f"ansible-vault edit --vault-password-file {vault.password_file(directory)} {path}"
+    _no_templates(path, secrets, problems, hint=f"change it with: {edit}")
     for name in required_names(smarthost=bool(found.get("smarthost"))):
         if name == DKIM_KEYS:
             continue

@@ -6,6 +6,7 @@ import difflib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
@@ -25,6 +26,13 @@ _LOGIN = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL_PART = re.compile(rf"{_ATOM}(\.{_ATOM})*")
+
+
+# Top-level names of the DAV layout (https://HOST/NAME/): the radicale role's shared collections
+# (radicale_groups_root, radicale_company_root) and the profile nginx serves there. A person with
+# such a uid would find their own collections taken, and DAV refused forever.
+DAV_RESERVED = ("groups", "company", "profile.mobileconfig")
+_PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{0,39}")
 
 
 class Invalid(ValueError):
@@ -47,9 +55,32 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 
 def text(value: Any) -> str:
+    """A non-empty line: a control character (a line break, a tab, NUL) would break the LDIF, config
+    file or header the text ends up in."""
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"{show(value)} is not a text", "write it as a non-empty string")
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise Invalid(f"{show(value)} holds a control character (a line break, tab or the like)",
+                      "write it on one line, without tabs")
     return value.strip()
+
+
+def phone(value: Any) -> str:
+    number = text(value)
+    if not _PHONE.fullmatch(number):
+        raise Invalid(f"{show(value)} is not a telephone number",
+                      "write digits with spaces, (), -, / or . between them, and a leading + if "
+                      "international, e.g. +49 30 1234567")
+    return number
+
+
+def person_uid(value: Any) -> str:
+    """A person's login, which is also the name of their DAV home (https://HOST/UID/)."""
+    uid = login(value)
+    if uid in DAV_RESERVED:
+        raise Invalid(f"{show(value)} is reserved: https://HOST/{uid}/ holds shared collections",
+                      "choose another uid")
+    return uid
 
 
 def domain(value: Any, *, min_labels: int = 2) -> str:
@@ -78,6 +109,10 @@ def host_address(value: Any) -> str:
     try:
         return str(ip_address(text(value)))
     except ValueError:
+        if re.fullmatch(r"[0-9.]+|.*:.*", text(value)):  # only digits and dots, or a colon: no host name
+            raise Invalid(f"{show(value)} is not a valid IP address",
+                          "write an IPv4 address like 203.0.113.25 (each part 0 to 255), an IPv6 "
+                          "address, or a host name") from None
         return domain(value, min_labels=1)
 
 
@@ -173,12 +208,26 @@ def https_url(value: Any) -> str:
 
 
 def readable_file(value: Any, base: Path) -> Path:
-    """A file on this machine; relative paths are taken from the inventory directory."""
+    """A file on this machine; relative paths are taken from the inventory directory. Not a link: Ansible
+    copies the file to the server, and an inventory must not send it whatever a link points at."""
     path = (base / text(value)).absolute()
+    if path.is_symlink():
+        raise Invalid(f"{path} is a symbolic link", "give the file itself")
     if not path.is_file():
         raise Invalid(f"{path} does not exist",
                       "give the file's path on this machine, absolute or relative to the inventory")
     if not os.access(path, os.R_OK):
         raise Invalid(f"{path} is not readable",
                       "let the user who runs provision read it")
+    return path
+
+
+def pem_file(value: Any, base: Path, label: str) -> Path:
+    """A readable file holding a PEM block of this kind (CERTIFICATE, PRIVATE KEY): any other file the
+    controller can read (a vault password, /etc/shadow) is not copied to a server."""
+    path = readable_file(value, base)
+    with path.open("rb") as stream:
+        head = stream.read(1 << 20)
+    if not re.search(rb"-----BEGIN [A-Z0-9 ]*" + label.encode() + rb"-----", head):
+        raise Invalid(f"{path} holds no PEM {label}", f"give the PEM file with the {label.lower()}")
     return path

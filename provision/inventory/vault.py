@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from provision import files
 from provision.errors import UsageError
 from provision.inventory import VAULT_FILE
 from provision.inventory.secrets import password
@@ -51,8 +52,7 @@ def ensure_password_file(directory: Path) -> Path:
     if not os.environ.get(PASSWORD_FILE_VARIABLE):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)  # mkdir's mode is cut by the umask and skipped for an existing directory
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
+    with files.Output(path, secret=True) as file:
         file.write(password(32) + "\n")
     return path
 
@@ -84,9 +84,9 @@ def read(directory: Path) -> dict[str, Any]:
     """The decrypted secrets of the inventory; VaultError says why they cannot be read."""
     target = directory / VAULT_FILE
     try:
-        encrypted = target.read_text()
-    except OSError as error:
-        raise VaultError(target, f"cannot be read ({error.strerror})",
+        encrypted = files.read_text(target)
+    except files.Refused as refused:
+        raise VaultError(target, refused.what,
                          "run provision init to make an inventory with its vault") from None
     if not encrypted.startswith(VAULT_HEADER):
         raise VaultError(target, "is not encrypted", f"encrypt it: ansible-vault encrypt "

@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from provision import files
 from provision.archive.layout import TABLES
 from provision.archive.reader import ArchiveReader
 from provision.archive.writer import ArchiveWriter
@@ -32,7 +31,7 @@ from provision.directory.groups import Group, Groups
 from provision.directory.mailstore import mailstore
 from provision.directory.users import People, User
 from provision.errors import ProvisionError, UsageError
-from provision.inventory import secrets
+from provision.inventory import secrets, values
 from provision.inventory.load import load as load_inventory
 from provision.inventory.model import Inventory
 from provision.migrate.endpoints import kind_of, parse_maps
@@ -174,7 +173,7 @@ def archive_directory(reader: ArchiveReader) -> Directory:
 def provider_users(path: Path) -> Directory:
     """A provider's user list: a CSV with the archive's users.csv columns (email required)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
+        with files.open_text(path, "utf-8-sig") as stream:
             rows = list(csv.DictReader(stream))
     except (OSError, UnicodeDecodeError, csv.Error) as bad:
         raise UsageError(f"cannot read the user list {path}: {bad}") from None
@@ -210,16 +209,15 @@ def apply_directory(inventory: Inventory, found: Directory, maps: dict[str, str]
     if needs_password and password_out is None:
         raise UsageError(f"{len(needs_password)} people have no password to keep",
                          "give --password-out FILE: their temporary passwords are written there (mode 0600)")
-    if password_out is not None and password_out.exists():
-        raise UsageError(f"{password_out} exists", "name a new file: passwords are written only to a new one")
     outcome = Outcome()
-    out: TextIO | None = None
+    # Opened before anyone is made: a bad name fails first, and no made person's password is lost.
+    out = files.Output(password_out, secret=True) if password_out is not None else None
     try:
         with connect(inventory) as connection:
             people = People(connection, base_dn(inventory))
             for row in found.users:
                 hashes = found.hashes.get(row["email"], [])
-                out = _person(people, row, maps, hashes, outcome, out, password_out)
+                _person(people, row, maps, hashes, outcome, out)
             uid_of = {person.mail: person.uid for person in users.all_users(people)}
             _groups(inventory, people, found, maps, uid_of, outcome)
             _aliases(people, found, maps, uid_of, outcome)
@@ -236,15 +234,19 @@ def _mapped(maps: dict[str, str], address: str) -> str:
 
 
 def _person(people: People, row: dict[str, str], maps: dict[str, str], hashes: list[str], outcome: Outcome,
-            out: TextIO | None, password_out: Path | None) -> TextIO | None:
+            out: files.Output | None) -> None:
     mail = _mapped(maps, row["email"])
-    uid = mail.split("@")[0]
+    uid = mail.split("@")[0].lower()  # logins are lowercase, as `provision users add` makes them
+    given = " ".join(filter(None, [row.get("given_name"), row.get("surname")]))
+    try:  # a provider's list or a customer's archive: checked as `provision users add` checks
+        person = User(uid=values.person_uid(uid), name=values.text(row.get("display_name") or given or uid),
+                      mail=values.email(mail))
+    except values.Invalid as bad:
+        outcome.failed.append(f"{mail}: {bad.what}")
+        return
     if users.get(people, uid) or users.owners(people, mail):
         outcome.existing.append(mail)
-        return out
-    given = " ".join(filter(None, [row.get("given_name"), row.get("surname")]))
-    name = row.get("display_name") or given or uid
-    person = User(uid=uid, name=name, mail=mail)
+        return
     try:
         users.add(people, person)
         if hashes:
@@ -253,21 +255,17 @@ def _person(people: People, row: dict[str, str], maps: dict[str, str], hashes: l
         else:
             password = secrets.password()
             users.set_password(people, uid, password)
-            assert password_out is not None
-            if out is None:
-                out = os.fdopen(os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
-                                newline="")
+            assert out is not None
+            if not out.written:
                 csv.writer(out).writerow(["uid", "mail", "temporary_password"])
             csv.writer(out).writerow([uid, mail, password])
-            out.flush()
             outcome.temporary_passwords += 1
         if row.get("enabled") == "false":
             users.set_disabled(people, uid, True)
     except LDAPException as error:
         outcome.failed.append(f"{mail}: {error}")
-        return out
+        return
     outcome.created.append(mail)
-    return out
 
 
 def _members(row: dict[str, str], maps: dict[str, str], uid_of: dict[str, str]) -> tuple[str, ...]:

@@ -4,10 +4,12 @@ the result is shown (table, --json, --report FILE) and turned into an exit statu
 from __future__ import annotations
 
 import argparse
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from provision import files
 from provision.archive import ArchiveError
 from provision.archive.reader import ArchiveReader
 from provision.archive.verify import verify
@@ -32,7 +34,7 @@ from provision.migrate.endpoints import (
     select,
 )
 from provision.migrate.imap import Throttle
-from provision.migrate.local import LocalMail
+from provision.migrate.local import LocalMail, refuse_links
 from provision.migrate.runner import Job, run
 from provision.migrate.secrets import SecretOptions
 from provision.migrate.sinks import ArchiveSink, ImapSink, NullSink, Sink
@@ -116,6 +118,7 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
     elif kind == "local":
         if len(users) != 1:
             raise UsageError(f"{spec}: say whose mail it is with --users ADDRESS (one)")
+        refuse_links(Path(spec))
         accounts = [Account(users[0], users[0])]
         endpoint = ImapEndpoint(_tls(args), _secrets(args), local=Path(spec))
     elif kind == "inventory":
@@ -157,9 +160,26 @@ def _single_target(accounts: list[Account], named: str | None, maps: dict[str, s
 
 
 def _state(args: argparse.Namespace) -> State:
-    return State(args.state or default_path())
+    return State(files.not_a_link(args.state or default_path()))
 
 
+Command = Callable[[argparse.Namespace, Console], int]
+
+
+def _reporting(command: Command) -> Command:
+    """--report FILE opened before the command makes or copies anything: a bad name (a missing
+    directory, a link) fails first, not after the work."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, console: Console) -> int:
+        if not args.report:
+            args.report_out = None
+            return command(args, console)
+        with files.Output(args.report, secret=False, replace=True) as args.report_out:
+            return command(args, console)
+    return run
+
+
+@_reporting
 def migrate(args: argparse.Namespace, console: Console) -> int:
     accounts, source = source_accounts(args.source, args)
     target_secrets = SecretOptions(args.target_password_file, False, args.target_oauth2_token_file)
@@ -182,13 +202,15 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
                 sides.close()
 
 
+@_reporting
 def export(args: argparse.Namespace, console: Console) -> int:
     accounts, source = source_accounts(args.source, args)
     state = _state(args)
     writer: ArchiveWriter | None = None
     if not args.dry_run:
         kind = args.source if kind_of(args.source) != "imap" else parse_url(args.source).server
-        writer = ArchiveWriter(Path(args.output), {"kind": kind_of(args.source), "from": kind})
+        writer = ArchiveWriter(files.not_a_link(Path(args.output)),
+                               {"kind": kind_of(args.source), "from": kind})
         if writer.resumed:
             console.info(f"resuming the unfinished export in {args.output}")
         directory_move.export(args, console, args.source, writer)
@@ -236,6 +258,7 @@ def _close_archive(writer: ArchiveWriter | None, report: reports.RunReport, cons
         console.warn("the archive is not finished: run the same command again to complete it")
 
 
+@_reporting
 def import_(args: argparse.Namespace, console: Console) -> int:
     archive = Path(args.archive)
     checked = verify(archive)  # before the target is touched: a damaged archive imports nothing
@@ -342,8 +365,8 @@ def _finish(command: str, args: argparse.Namespace, console: Console, jobs: list
     if after is not None:
         after(report)
     console.result(report.data(), reports.text(report))
-    if args.report:
-        reports.write(report, args.report)
+    if args.report_out:
+        reports.write(report, args.report_out)
         console.info(f"report written to {args.report}")
     if args.dry_run:
         return ExitStatus.OK if not any(user.error for user in report.users) else ExitStatus.FAILURE

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from provision import files
 from provision.archive import manifest as archive_manifest
 from provision.archive.layout import INDEX
 from provision.errors import UsageError
@@ -88,10 +89,10 @@ def read_accounts(path: Path) -> list[Account]:
     """Rows of source (imaps://USER@HOST), target (address), and optional secret files per account."""
     try:
         if path.suffix.lower() == ".csv":
-            with open(path, newline="", encoding="utf-8") as stream:
+            with files.open_text(path) as stream:
                 rows = list(csv.DictReader(stream))
         else:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+            loaded = yaml.safe_load(files.read_text(path)) or []
             rows = loaded.get("accounts", []) if isinstance(loaded, dict) else loaded
     except (OSError, yaml.YAMLError, csv.Error) as bad:
         raise UsageError(f"cannot read the accounts file {path}: {bad}") from None

@@ -9,13 +9,17 @@ Archive. The same bytes twice in a folder (a message in two Takeout files) are k
 from __future__ import annotations
 
 import email.utils
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
-from provision import mutf7
+from provision import files, mutf7
+from provision.errors import ProblemsError
+from provision.migrate import AccountError
 from provision.migrate.dav import Collection
 from provision.migrate.folders import ROLES, Folder, role_of
 from provision.migrate.identity import identify
@@ -39,30 +43,51 @@ MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Se
 
 @dataclass(frozen=True)
 class Stored:
-    """Where one message's bytes are: a whole file (Maildir) or a span of an mbox (escaped From lines)."""
+    """Where one message's bytes are: a whole file (Maildir) or a span of an mbox (escaped From lines);
+    a file beneath the source's root (relative), or the root itself (an mbox named on the command line)."""
 
-    path: Path
+    root: Path
+    relative: Path | None = None
     start: int = 0
     end: int = -1
     mbox: bool = False
 
+    def open(self) -> BinaryIO:
+        """The file, reached without following a link even if one was put there after the scan."""
+        try:
+            descriptor = (files.open_input(self.root) if self.relative is None
+                          else files.open_beneath(self.root, self.relative))
+        except files.Refused as refused:
+            raise AccountError(refused.message, "the source changed while it was read: nothing more "
+                                                "is read from it") from None
+        return os.fdopen(descriptor, "rb")
+
 
 def is_local(path: Path) -> bool:
     if path.is_file():
-        with open(path, "rb") as stream:
+        with os.fdopen(files.open_input(path), "rb") as stream:
             return stream.read(5) == b"From "
-    return path.is_dir() and ((path / "cur").is_dir() or bool(_takeout_mboxes(path)))
+    return path.is_dir() and ((path / "cur").is_dir() or any(file.suffix == ".mbox"
+                                                             for file in files.walk(path)[0]))
 
 
-def _takeout_mboxes(path: Path) -> list[Path]:
-    return sorted(path.rglob("*.mbox"))
+def refuse_links(path: Path) -> None:
+    """A source tree with a symbolic link or a special file in it is refused whole, before anything is
+    copied: a link in a customer's export could point at any file the controller can read."""
+    if files.not_a_link(path).is_dir():
+        problems = files.walk(path)[1]
+        if problems:
+            raise ProblemsError(f"{path}: {len(problems)} links or special files; nothing was copied "
+                                "(remove them, or copy the export without them)", problems)
+    else:
+        os.close(files.open_input(path))
 
 
-def _mbox_spans(path: Path) -> Iterator[tuple[int, int, bytes]]:
+def _mbox_spans(stored: Stored) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, the From line) of each message of an mbox (mboxo or mboxrd)."""
     start, separator = -1, b""
     position, previous_blank = 0, False
-    with open(path, "rb") as stream:
+    with stored.open() as stream:
         for line in stream:
             if line.startswith(b"From ") and (position == 0 or previous_blank):
                 if start >= 0:
@@ -75,7 +100,7 @@ def _mbox_spans(path: Path) -> Iterator[tuple[int, int, bytes]]:
 
 
 def _mbox_bytes(stored: Stored) -> bytes:
-    with open(stored.path, "rb") as stream:
+    with stored.open() as stream:
         stream.seek(stored.start)
         data = stream.read(stored.end - stored.start)
     lines = data.splitlines(keepends=True)
@@ -88,8 +113,13 @@ def _mbox_bytes(stored: Stored) -> bytes:
 def _read(stored: Stored) -> bytes:
     """A message as IMAP carries it: local files end lines with LF, IMAP with CRLF (RFC 3501), and a
     server hands back CRLF whatever it was given; converted here, the hash is that of what arrives."""
-    data = _mbox_bytes(stored) if stored.mbox else stored.path.read_bytes()
+    data = _mbox_bytes(stored) if stored.mbox else _whole(stored)
     return BARE_LF.sub(b"\r\n", data)
+
+
+def _whole(stored: Stored) -> bytes:
+    with stored.open() as stream:
+        return stream.read()
 
 
 def _header(data: bytes, name: bytes) -> str | None:
@@ -126,13 +156,17 @@ class LocalMail:
         self.label = f"{user} from {path}"
         self._folders: dict[str, Folder] = {}
         self._messages: dict[str, list[tuple[Meta, Known, Stored]]] = {}
-        if path.is_file():
-            self._scan_mbox(path, gmail=False)
-        elif (path / "cur").is_dir():
-            self._scan_maildir(path)
+        if not path.is_dir():
+            self._scan_mbox(Stored(path), gmail=False)
+            return
+        found, problems = files.walk(path)
+        if problems:  # refused before the run (refuse_links); here if the tree changed since
+            raise AccountError(problems[0], "the source changed while it was read: nothing is copied")
+        if (path / "cur").is_dir():
+            self._scan_maildir(path, found)
         else:
-            for mbox in _takeout_mboxes(path):
-                self._scan_mbox(mbox, gmail=True)
+            for mbox in (file for file in found if file.suffix == ".mbox"):
+                self._scan_mbox(Stored(path, mbox), gmail=True)
 
     def _add(self, folder: Folder, data: bytes, stored: Stored, flags: tuple[str, ...],
              internaldate: datetime) -> None:
@@ -143,9 +177,9 @@ class LocalMail:
                     known.message_id)
         listing.append((meta, known, stored))
 
-    def _scan_mbox(self, path: Path, gmail: bool) -> None:
-        for start, end, separator in _mbox_spans(path):
-            stored = Stored(path, start, end, mbox=True)
+    def _scan_mbox(self, file: Stored, gmail: bool) -> None:
+        for start, end, separator in _mbox_spans(file):
+            stored = Stored(file.root, file.relative, start, end, mbox=True)
             data = _read(stored)
             when = _date(data, separator)
             if not gmail:
@@ -155,23 +189,27 @@ class LocalMail:
             for folder in folders:
                 self._add(folder, data, stored, flags, when)
 
-    def _scan_maildir(self, root: Path) -> None:
-        for directory in [root, *sorted(item for item in root.iterdir() if item.name.startswith(".")
-                                        and item.is_dir())]:
-            name = "INBOX" if directory == root else "/".join(
-                mutf7.decode(part) for part in directory.name[1:].split("."))
+    def _scan_maildir(self, root: Path, found: list[Path]) -> None:
+        """found: the regular files beneath root (files.walk), so nothing here follows a link."""
+        folders = sorted(item.name for item in root.iterdir() if item.name.startswith(".")
+                         and item.is_dir() and not item.is_symlink())
+        for directory in ["", *folders]:
+            name = "INBOX" if not directory else "/".join(
+                mutf7.decode(part) for part in directory[1:].split("."))
             role = role_of(name, None) if name != "INBOX" else None
             # a localized special folder (Gesendete Objekte) arrives as the target's own (Sent)
-            folder = Folder(ROLES.get(role or "", name), directory.name, role)
+            folder = Folder(ROLES.get(role or "", name), directory or root.name, role)
             name = folder.name
             self._folders[name] = folder  # an empty folder moves too
-            for sub in ("cur", "new"):
-                for file in sorted((directory / sub).iterdir()) if (directory / sub).is_dir() else []:
-                    info = file.name.partition(":2,")[2]
-                    flags = tuple(MAILDIR_FLAGS[letter] for letter in info if letter in MAILDIR_FLAGS)
-                    data = _read(Stored(file))
-                    when = datetime.fromtimestamp(file.stat().st_mtime, UTC)
-                    self._add(folder, data, Stored(file), flags, when)
+            for file in found:
+                if file.parent not in (Path(directory, "cur"), Path(directory, "new")):
+                    continue
+                info = file.name.partition(":2,")[2]
+                flags = tuple(MAILDIR_FLAGS[letter] for letter in info if letter in MAILDIR_FLAGS)
+                stored = Stored(root, file)
+                with stored.open() as stream:
+                    when = datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC)
+                self._add(folder, _read(stored), stored, flags, when)
 
     def folders(self) -> list[Folder]:
         return sorted(self._folders.values(), key=lambda folder: (folder.name != "INBOX", folder.name))
@@ -219,21 +257,23 @@ class LocalCollections:
     label = "local files"
 
     def __init__(self, path: Path):
-        self._files: dict[tuple[str, str], list[Path]] = {}
-        if path.is_dir():
-            for file in sorted(path.rglob("*.ics")):
-                self._files.setdefault(("calendar", file.stem), []).append(file)
-            for file in sorted(path.rglob("*.vcf")):
+        self._files: dict[tuple[str, str], list[Stored]] = {}
+        found = files.walk(path)[0] if path.is_dir() and not path.is_symlink() else []
+        for file in found:
+            if file.suffix == ".ics":
+                self._files.setdefault(("calendar", file.stem), []).append(Stored(path, file))
+        for file in found:
+            if file.suffix == ".vcf":
                 # Takeout keeps one folder per contact group; a lone file names its own book
-                name = file.parent.name if file.parent != path else file.stem
-                self._files.setdefault(("contacts", name), []).append(file)
+                name = file.parent.name if file.parent != Path() else file.stem
+                self._files.setdefault(("contacts", name), []).append(Stored(path, file))
 
     def collections(self) -> list[Collection]:
         return [Collection(kind, name) for kind, name in sorted(self._files)]
 
     def items(self, collection: Collection) -> list[Item]:
         return [item for file in self._files.get((collection.kind, collection.name), [])
-                for item in split(file.read_bytes(), collection.kind)]
+                for item in split(_whole(file), collection.kind)]
 
     def put(self, collection: Collection, items: list[Item]) -> None:
         raise AssertionError("local files are a source only")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from provision.console import table
+from provision.files import Output
 
 MISSING_SHOWN = 20  # per folder in the terminal; JSON and the customer report name all of them
 
@@ -199,7 +199,6 @@ def html_page(report: RunReport) -> str:
             + "</body></html>\n")
 
 
-def write(report: RunReport, path: Path) -> None:
+def write(report: RunReport, out: Output) -> None:
     """The customer's report: HTML for .html/.htm, Markdown otherwise."""
-    content = html_page(report) if path.suffix.lower() in (".html", ".htm") else markdown(report)
-    path.write_text(content, encoding="utf-8")
+    out.write(html_page(report) if out.path.suffix.lower() in (".html", ".htm") else markdown(report))

@@ -7,9 +7,9 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from provision import files
 from provision.errors import UsageError
 from provision.migrate.imap import Credentials
 
@@ -55,7 +55,7 @@ class SecretOptions:
 
 def _first_line(path: str, what: str) -> str:
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = files.read_text(path).splitlines()
     except OSError as bad:
         raise UsageError(f"cannot read the {what} file: {bad}") from None
     if not lines or not lines[0]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from provision.console import Console
 from provision.process import run
-from provision.sandbox.paths import IMAGES_DIR
+from provision.sandbox.paths import IMAGES_DIR, private
 
 MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
@@ -27,6 +27,7 @@ def image_path(release: str) -> Path:
 def ensure_image(release: str, proxy_url: str, console: Console) -> Path:
     """Return the cached image for `release`, building it first if needed."""
     path = image_path(release)
+    private(IMAGES_DIR)
     if (path / _MARKER).exists():
         return path
     partial = path.with_name(path.name + ".partial")

@@ -27,7 +27,7 @@ from provision.inventory.model import Inventory
 from provision.process import alive, run
 from provision.sandbox import access, network, proxy
 from provision.sandbox.image import ensure_image
-from provision.sandbox.paths import LOCK_FILE, STATE_DIR, sandbox_dir
+from provision.sandbox.paths import LOCK_FILE, STATE_DIR, private, sandbox_dir
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 BOOT_TIMEOUT = 90
@@ -126,7 +126,8 @@ def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Con
             image = ensure_image(release, proxy.url(net.gateway), console)
             address = _free_address(net)
             box = Sandbox(name=name, address=str(address), hostname=hostname, release=release)
-            box.directory.mkdir(parents=True)
+            private(box.directory.parent)
+            box.directory.mkdir()
             box.save()
             _mount_overlay(image, box)
             _personalise(box, proxy.url(net.gateway))

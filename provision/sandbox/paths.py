@@ -15,3 +15,14 @@ INVENTORY = STATE_DIR / "inventory.yml"
 
 def sandbox_dir(name: str) -> Path:
     return STATE_DIR / "hosts" / name
+
+
+def private(directory: Path) -> Path:
+    """A directory only root may enter. A sandbox's files keep the uids they have inside it, which
+    on the host are unrelated accounts (its DKIM key would belong to the host's postgres), and its
+    setuid programs would be the host's too: the image cache and the sandboxes' trees are kept
+    under such a directory. Cheaper than user namespaces (a chown of the overlay copies every file
+    up) and the sandbox keeps the firewall rights in its network namespace."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    return directory

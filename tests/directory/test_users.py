@@ -281,6 +281,26 @@ def test_import_creates_the_good_rows_once_and_reports_the_bad(mail_server, tmp_
         assert not [row for row in listing(mail_server) if row["uid"].startswith(prefix)]
 
 
+@pytest.mark.parametrize("output", ["dangling link", "missing directory"])
+def test_a_password_file_that_cannot_be_made_fails_before_anyone_is_created(mail_server, tmp_path, output):
+    """Before, the people were made and their passwords then lost with a traceback."""
+    uid = f"u{uuid.uuid4().hex[:8]}"
+    sheet = tmp_path / "people.csv"
+    sheet.write_text(f"uid,name,mail,aliases,phone\n{uid},Lost Password,{uid}@example.test,,\n")
+    out = tmp_path / "no-such-directory" / "pw.csv"
+    if output == "dangling link":
+        out = tmp_path / "pw.csv"
+        out.symlink_to(tmp_path / "elsewhere.csv")
+    before = listing(mail_server)
+    for action in (["import", str(sheet)],
+                   ["add", uid, "--name", "Lost Password", "--mail", f"{uid}@example.test"]):
+        done = users(mail_server, *action, "--password-out", str(out))
+        assert done.returncode == 2, done.stderr
+        assert str(out) in done.stderr and "Traceback" not in done.stderr
+        assert listing(mail_server) == before
+    assert not (tmp_path / "elsewhere.csv").exists()
+
+
 def test_no_password_in_process_lists_or_output(watch):
     seen = watch.finish()
     assert "slapd" in watch.remote_output  # the server's process list was read

@@ -68,10 +68,14 @@ CASES = {
         settings_edit(provision_tls_mode="files", provision_acme_directory=None,
                       provision_tls_cert_file="tls/fullchain.pem", provision_tls_key_file="hosts.yml"), [
             "$S: provision_tls_cert_file: $D/tls/fullchain.pem does not exist "
-            "(hint: give the file's path on this machine, absolute or relative to the inventory)"]),
+            "(hint: give the file's path on this machine, absolute or relative to the inventory)",
+            "$S: provision_tls_key_file: $D/hosts.yml holds no PEM PRIVATE KEY "
+            "(hint: give the PEM file with the private key)"]),
     "files mode without key": (
         settings_edit(provision_tls_mode="files", provision_acme_directory=None,
                       provision_tls_cert_file="hosts.yml"), [
+            "$S: provision_tls_cert_file: $D/hosts.yml holds no PEM CERTIFICATE "
+            "(hint: give the PEM file with the certificate)",
             "$S: provision_tls_key_file: is missing "
             "(hint: give the file's path with provision_tls_mode: files)"]),
     "size limit out of range": (settings_edit(provision_message_size_limit_mb=2048), [

@@ -9,6 +9,7 @@ import pytest
 
 from provision import mutf7
 from provision.errors import UsageError
+from provision.files import Output
 from provision.migrate import report, wire
 from provision.migrate.copier import BATCH_BYTES, batches
 from provision.migrate.endpoints import parse_url, read_accounts
@@ -107,9 +108,10 @@ def test_reports_name_what_is_missing(tmp_path: Path) -> None:
     assert not run.complete
     assert "missing: a@h INBOX: <lost@x>" in report.text(run)
     assert "INCOMPLETE: 1 messages missing, users failed: b@h" in report.text(run)
-    report.write(run, tmp_path / "r.html")
+    for name in ("r.html", "r.md"):
+        with Output(tmp_path / name, secret=False) as out:
+            report.write(run, out)
     assert "<code>&lt;lost@x&gt;</code>" in (tmp_path / "r.html").read_text()
-    report.write(run, tmp_path / "r.md")
     assert "| a@h | INBOX | `<lost@x>` |" in (tmp_path / "r.md").read_text()
 
 

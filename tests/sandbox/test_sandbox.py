@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from provision.sandbox.image import image_path
 from tests.conftest import provision, sandbox_name, start_sandbox, stop_sandbox
 
 # The refusals too: they run `sandbox up` and read the host's network state, as root.
@@ -129,3 +130,18 @@ def test_unknown_sandbox_is_bad_input():
 
 
 assert os.geteuid() == 0, "the sandbox tests run as root (see README)"
+
+
+def test_a_sandbox_tree_is_closed_to_host_users(sandbox):
+    """A file of the sandbox's nobody (uid 65534) is, on the host, a file of the host's nobody: without
+    closed directories around the tree, the host's nobody could read it (and any sandbox's DKIM key,
+    whose owner's uid is some host account)."""
+    secret = "/etc/provision-test-secret"
+    sandbox.ssh(f"echo sandbox-only > {secret} && chown 65534:65534 {secret} && chmod 600 {secret}")
+    tree = Path(f"/var/lib/provision/sandbox/hosts/{sandbox.name}/root")
+    for path in (tree / secret.lstrip("/"), tree / "etc/shadow", image_path("trixie") / "etc/passwd"):
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat",
+                               str(path)], capture_output=True, text=True)
+        assert done.returncode != 0 and "Permission denied" in done.stderr, (path, done.stdout)
+    assert (tree / secret.lstrip("/")).read_text() == "sandbox-only\n"  # root still reads it
+    sandbox.ssh(["rm", secret])
