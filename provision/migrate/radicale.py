@@ -29,57 +29,9 @@ LOGINS = "/var/lib/provision/dav/logins.json"  # address -> uid, written by prov
 TIMEOUT = 300
 TAGS = {"contacts": "VADDRESSBOOK", "calendar": "VCALENDAR", "tasks": "VCALENDAR"}
 
-# Runs on the server as the radicale user, holding Radicale's lock (flock) on the storage.
-# read USER: every collection of USER with its items; write USER: one collection from stdin.
-REMOTE = r"""
-import base64, json, os, sys
-root = os.path.join(sys.argv[2], "collection-root", sys.argv[3])
-def read():
-    found = []
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        props = os.path.join(root, name, ".Radicale.props")
-        if not os.path.isfile(props):
-            continue
-        items = {}
-        for href in sorted(os.listdir(os.path.join(root, name))):
-            path = os.path.join(root, name, href)
-            if not href.startswith(".") and os.path.isfile(path):
-                items[href] = base64.b64encode(open(path, "rb").read()).decode()
-        found.append({"name": name, "props": json.load(open(props)), "items": items})
-    json.dump(found, sys.stdout)
-def save(path, text):
-    with open(path + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(path + ".tmp", path)
-def principal():
-    # Radicale makes a person's predefined collections only with a principal it has not seen yet
-    import configparser
-    config = configparser.RawConfigParser()
-    config.read("/etc/radicale/config")
-    os.makedirs(root, 0o750)
-    predefined = json.loads(config.get("storage", "predefined_collections", fallback="") or "{}")
-    for name, props in predefined.items():
-        os.mkdir(os.path.join(root, name), 0o750)
-        save(os.path.join(root, name, ".Radicale.props"), json.dumps(props))
-def write():
-    job = json.load(sys.stdin)
-    if not os.path.isdir(root):
-        principal()
-    path = os.path.join(root, job["name"])
-    os.makedirs(path, 0o750, exist_ok=True)
-    props = os.path.join(path, ".Radicale.props")
-    if not os.path.exists(props):
-        save(props, json.dumps(job["props"]))
-    for href, data in job["items"].items():
-        target = os.path.join(path, href)
-        with open(target + ".tmp", "wb") as out:
-            out.write(base64.b64decode(data))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(target + ".tmp", target)
-    print(len(job["items"]))
-{"read": read, "write": write}[sys.argv[1]]()
-"""
+# The radicale role's program that reads and writes one person's collections, run as the radicale
+# user holding Radicale's lock (flock) on the storage.
+STORAGE_PROGRAM = "/usr/local/lib/provision/provision_radicale_storage.py"
 
 
 class ServerCollections:
@@ -98,7 +50,7 @@ class ServerCollections:
                 self._client = ssh_login(self.inventory)
             command = " ".join(shlex.quote(part) for part in [
                 "runuser", "-u", "radicale", "--", "flock", f"{STORAGE}/.Radicale.lock",
-                "python3", "-c", REMOTE, *arguments])
+                "python3", STORAGE_PROGRAM, *arguments])
             channel_in, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
             if stdin:
                 channel_in.write(stdin)
