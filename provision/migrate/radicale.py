@@ -20,19 +20,13 @@ from provision.archive import ArchiveError
 from provision.archive.names import safe_name
 from provision.directory.connect import _ssh as ssh_login
 from provision.inventory.model import Inventory
+from provision.layout import LOGINS, RADICALE_STORAGE, RADICALE_STORAGE_PROGRAM
 from provision.migrate import AccountError
 from provision.migrate.dav import Collection, item_href
 from provision.migrate.items import Item, split
 
-STORAGE = "/var/lib/radicale/collections"  # the radicale role's radicale_storage
-LOGINS = "/var/lib/provision/dav/logins.json"  # address -> uid, written by provision-dav-sync
 TIMEOUT = 300
 TAGS = {"contacts": "VADDRESSBOOK", "calendar": "VCALENDAR", "tasks": "VCALENDAR"}
-
-# The radicale role's program that reads and writes one person's collections, run as the radicale
-# user holding Radicale's lock (flock) on the storage.
-STORAGE_PROGRAM = "/usr/local/lib/provision/provision_radicale_storage.py"
-
 
 class ServerCollections:
     """One SSH connection to our server, shared by the workers (one command at a time)."""
@@ -48,9 +42,10 @@ class ServerCollections:
         with self._lock:
             if self._client is None:
                 self._client = ssh_login(self.inventory)
+            # The radicale role's program, as the radicale user holding Radicale's lock on the storage.
             command = " ".join(shlex.quote(part) for part in [
-                "runuser", "-u", "radicale", "--", "flock", f"{STORAGE}/.Radicale.lock",
-                "python3", STORAGE_PROGRAM, *arguments])
+                "runuser", "-u", "radicale", "--", "flock", f"{RADICALE_STORAGE}/.Radicale.lock",
+                "python3", RADICALE_STORAGE_PROGRAM, *arguments])
             channel_in, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
             if stdin:
                 channel_in.write(stdin)
@@ -106,7 +101,8 @@ class ServerAccount:
         return self.server.login(self.address, required=self.target)
 
     def _read(self) -> None:
-        found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]") if self.uid else []
+        listing = self.server._run(["read", RADICALE_STORAGE, self.uid]) if self.uid else b""
+        found = json.loads(listing or b"[]")
         self._found, self._collections = {}, []
         for entry in found:
             collection = _collection(entry["name"], entry["props"])
@@ -139,7 +135,7 @@ class ServerAccount:
                "items": {item.href or item_href(item.uid, collection.kind):
                          base64.b64encode(item.data).decode() for item in items}}
         assert self.uid is not None  # a target's login is required
-        self.server._run(["write", STORAGE, self.uid], json.dumps(job).encode())
+        self.server._run(["write", RADICALE_STORAGE, self.uid], json.dumps(job).encode())
         self._found = None  # read again for the verification
 
     def close(self) -> None:
