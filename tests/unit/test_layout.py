@@ -31,6 +31,8 @@ def test_the_radicale_paths_are_the_roles():
     assert render("{{ radicale_storage }}", variables) == layout.RADICALE_STORAGE
     assert layout.COLLECTIONS.removesuffix("/collection-root") == layout.RADICALE_STORAGE
     assert render("{{ radicale_data }}", variables) == layout.DAV_DATA
+    profiles = render("{{ web_profiles }}", defaults("web", provision_domains=DOMAINS))
+    assert profiles == f"{layout.DAV_DATA}/profiles"
     assert render("{{ radicale_shares_file }}", variables) == layout.SHARES
     # provision-dav-sync and the plugin put the login map there, in radicale_data.
     assert layout.LOGINS.removesuffix("/logins.json") == layout.DAV_DATA
