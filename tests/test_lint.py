@@ -21,3 +21,17 @@ def test_playbooks_pass_ansible_lint():
                           cwd=REPO / "playbooks", capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Passed" in done.stdout + done.stderr
+
+
+def test_every_program_for_the_server_is_linted():
+    """The roles' programs: ruff reads each Python one (pyproject.toml names those without .py);
+    sh parses each shell one (there is no shell linter among the project's tools)."""
+    programs = [path for path in (REPO / "playbooks/roles").glob("*/files/**/*") if path.is_file()]
+    shell = [path for path in programs if path.read_text().startswith("#!/bin/sh")]
+    listed = subprocess.run([BIN / "ruff", "check", "--show-files", "playbooks"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert sorted(set(programs) - set(shell)) == sorted(
+        path for path in map(Path, listed.stdout.split()) if "/files/" in str(path))
+    for path in shell:
+        parsed = subprocess.run(["sh", "-n", path], capture_output=True, text=True, timeout=60)
+        assert parsed.returncode == 0, f"{path}: {parsed.stderr}"

@@ -18,8 +18,11 @@ description:
   - Renders each C(*.j2) file below C(templates) as M(ansible.builtin.template) would, into the same
     relative path below C(dest) without the C(.j2). Files named C(_*.j2) are parts that other templates
     include and are skipped. Files are written with mode 0600, directories with 0700.
+  - Each file below C(files) (a role's programs, installed as they are) goes to the same relative path
+    below C(dest) unchanged, so that a render shows everything apply writes.
 options:
   templates: {description: The directory of templates., type: path, required: true}
+  files: {description: The directory of files copied as they are; none if it does not exist., type: path}
   dest: {description: The directory to write the rendered files into., type: path, required: true}
 """
 
@@ -37,6 +40,7 @@ class ActionModule(ConfigFiles):
             dest = Path(self._task.args["dest"])
         except KeyError as missing:
             raise AnsibleActionFail(f"render_files needs {missing}") from None
+        files = self._task.args.get("files")
         rendered = []
         for directory in [*reversed(dest.parents), dest]:  # what is missing of dest, private
             directory.mkdir(mode=0o700, exist_ok=True)
@@ -44,14 +48,23 @@ class ActionModule(ConfigFiles):
             if source.name.startswith("_"):
                 continue
             relative = source.relative_to(templates).with_suffix("")
-            target = dest / relative
-            for directory in [*reversed(relative.parents)][1:]:
-                (dest / directory).mkdir(mode=0o700, exist_ok=True)
             text = self.render_template(str(source), str(source.relative_to(templates)), str(relative),
                                         task_vars)
-            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            _write(dest, relative, text.encode())
+            rendered.append(str(relative))
+        programs = Path(files).rglob("*") if files else []
+        for source in sorted(path for path in programs if path.is_file() and "__pycache__" not in path.parts):
+            relative = source.relative_to(files)
+            _write(dest, relative, source.read_bytes())
             rendered.append(str(relative))
         result.update(changed=bool(rendered), rendered=rendered)
         return result
+
+
+def _write(dest: Path, relative: Path, content: bytes) -> None:
+    """dest/relative with content, readable by its owner only, as are the directories made for it."""
+    for directory in [*reversed(relative.parents)][1:]:
+        (dest / directory).mkdir(mode=0o700, exist_ok=True)
+    descriptor = os.open(dest / relative, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)

@@ -1,6 +1,6 @@
 """The radicale role's files on the server, over SSH: the shares file, the collections, the sync.
 
-Paths are the radicale role's defaults (radicale_storage, radicale_shares_file).
+Paths are the radicale role's (provision.layout).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import paramiko
 from provision.directory.connect import _ssh as ssh_login
 from provision.errors import ProvisionError
 from provision.inventory.model import Inventory
+from provision.layout import COLLECTIONS, DAV_SYNC, SHARES
 
-COLLECTIONS = "/var/lib/radicale/collections/collection-root"
-SHARES = "/var/lib/provision/dav/shares.json"  # the radicale role's radicale_shares_file
-SYNC = "/usr/local/sbin/provision-dav-sync"
 TIMEOUT = 60
 
 
@@ -55,7 +53,7 @@ class Server:
 
     def sync(self) -> list[str]:
         """Run provision-dav-sync now; the changes it made, one per line."""
-        return [line for line in self.run(f"python3 {SYNC}").splitlines() if line]
+        return [line for line in self.run(f"python3 {DAV_SYNC}").splitlines() if line]
 
 
 @contextmanager

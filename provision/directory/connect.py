@@ -23,6 +23,7 @@ import ldap3
 import paramiko
 from ldap3.core.exceptions import LDAPException
 
+from provision import layout
 from provision.errors import ProvisionError, UsageError
 from provision.inventory import vault
 from provision.inventory.model import Inventory, TlsMode
@@ -32,14 +33,13 @@ from provision.sandbox import machine
 # matters reaches the user as an error of ours.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
-CERTIFICATE = "/etc/ssl/provision/fullchain.pem"  # the tls role's, which slapd serves
 LDAP_PORT = 389
 TIMEOUT = 20
 
 
 def base_dn(inventory: Inventory) -> str:
     """The directory role's base DN: named after the first mail domain."""
-    return ",".join(f"dc={label}" for label in inventory.settings.domains[0].split("."))
+    return layout.base_dn(inventory.settings.domains[0])
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _ssh(inventory: Inventory) -> paramiko.SSHClient:
 
 
 def _server_certificate(client: paramiko.SSHClient) -> str:
-    with client.open_sftp() as sftp, sftp.open(CERTIFICATE) as pem:
+    with client.open_sftp() as sftp, sftp.open(layout.CERTIFICATE) as pem:
         return pem.read().decode()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from provision.archive.reader import ArchiveReader
 from provision.archive.writer import ArchiveWriter
 from provision.calendars.server import connect as dav_server
 from provision.console import Console
-from provision.directory import aliases, groups, users
+from provision.directory import aliases, groups, ldif, users
 from provision.directory.aliases import Alias, Aliases
 from provision.directory.connect import base_dn, connect
 from provision.directory.groups import Group, Groups
@@ -164,7 +163,11 @@ def archive_directory(reader: ArchiveReader) -> Directory:
     found = Directory(users=reader.table("users"), groups=reader.table("groups"),
                       aliases=reader.table("aliases"), shared=reader.table("shared-mailboxes"))
     if "directory/directory.ldif" in reader.manifest.directory:
-        for entry in parse_ldif(b"".join(reader.chunks("directory/directory.ldif"))):
+        try:
+            found_entries = ldif.entries(b"".join(reader.chunks("directory/directory.ldif")))
+        except ValueError as bad:
+            raise ProvisionError(f"the archive's directory/directory.ldif cannot be read: {bad}") from None
+        for entry in found_entries:
             if entry.get("mail") and entry.get("userPassword"):
                 found.hashes[entry["mail"][0]] = entry["userPassword"]
     return found
@@ -181,24 +184,6 @@ def provider_users(path: Path) -> Directory:
         raise UsageError(f"{path} has no column email", f"the columns are {', '.join(TABLES['users'])}")
     return Directory(users=[{column: (row.get(column) or "").strip() for column in TABLES["users"]}
                             for row in rows if (row.get("email") or "").strip()])
-
-
-def parse_ldif(data: bytes) -> Iterator[dict[str, list[str]]]:
-    """Entries of an LDIF file (RFC 2849 content records: folding, base64 values; no change records)."""
-    text = data.replace(b"\r\n", b"\n").replace(b"\n ", b"")
-    for block in text.split(b"\n\n"):
-        entry: dict[str, list[str]] = {}
-        for line in block.split(b"\n"):
-            if not line or line.startswith(b"#") or b":" not in line:
-                continue
-            name, _, value = line.partition(b":")
-            if value.startswith(b":"):
-                decoded = base64.b64decode(value[1:].strip()).decode()
-            else:
-                decoded = value.strip().decode()
-            entry.setdefault(name.decode(), []).append(decoded)
-        if entry:
-            yield entry
 
 
 def apply_directory(inventory: Inventory, found: Directory, maps: dict[str, str], password_out: Path | None,

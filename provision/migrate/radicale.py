@@ -20,67 +20,13 @@ from provision.archive import ArchiveError
 from provision.archive.names import safe_name
 from provision.directory.connect import _ssh as ssh_login
 from provision.inventory.model import Inventory
+from provision.layout import LOGINS, RADICALE_STORAGE, RADICALE_STORAGE_PROGRAM
 from provision.migrate import AccountError
 from provision.migrate.dav import Collection, item_href
 from provision.migrate.items import Item, split
 
-STORAGE = "/var/lib/radicale/collections"  # the radicale role's radicale_storage
-LOGINS = "/var/lib/provision/dav/logins.json"  # address -> uid, written by provision-dav-sync
 TIMEOUT = 300
 TAGS = {"contacts": "VADDRESSBOOK", "calendar": "VCALENDAR", "tasks": "VCALENDAR"}
-
-# Runs on the server as the radicale user, holding Radicale's lock (flock) on the storage.
-# read USER: every collection of USER with its items; write USER: one collection from stdin.
-REMOTE = r"""
-import base64, json, os, sys
-root = os.path.join(sys.argv[2], "collection-root", sys.argv[3])
-def read():
-    found = []
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        props = os.path.join(root, name, ".Radicale.props")
-        if not os.path.isfile(props):
-            continue
-        items = {}
-        for href in sorted(os.listdir(os.path.join(root, name))):
-            path = os.path.join(root, name, href)
-            if not href.startswith(".") and os.path.isfile(path):
-                items[href] = base64.b64encode(open(path, "rb").read()).decode()
-        found.append({"name": name, "props": json.load(open(props)), "items": items})
-    json.dump(found, sys.stdout)
-def save(path, text):
-    with open(path + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(path + ".tmp", path)
-def principal():
-    # Radicale makes a person's predefined collections only with a principal it has not seen yet
-    import configparser
-    config = configparser.RawConfigParser()
-    config.read("/etc/radicale/config")
-    os.makedirs(root, 0o750)
-    predefined = json.loads(config.get("storage", "predefined_collections", fallback="") or "{}")
-    for name, props in predefined.items():
-        os.mkdir(os.path.join(root, name), 0o750)
-        save(os.path.join(root, name, ".Radicale.props"), json.dumps(props))
-def write():
-    job = json.load(sys.stdin)
-    if not os.path.isdir(root):
-        principal()
-    path = os.path.join(root, job["name"])
-    os.makedirs(path, 0o750, exist_ok=True)
-    props = os.path.join(path, ".Radicale.props")
-    if not os.path.exists(props):
-        save(props, json.dumps(job["props"]))
-    for href, data in job["items"].items():
-        target = os.path.join(path, href)
-        with open(target + ".tmp", "wb") as out:
-            out.write(base64.b64decode(data))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(target + ".tmp", target)
-    print(len(job["items"]))
-{"read": read, "write": write}[sys.argv[1]]()
-"""
-
 
 class ServerCollections:
     """One SSH connection to our server, shared by the workers (one command at a time)."""
@@ -96,9 +42,10 @@ class ServerCollections:
         with self._lock:
             if self._client is None:
                 self._client = ssh_login(self.inventory)
+            # The radicale role's program, as the radicale user holding Radicale's lock on the storage.
             command = " ".join(shlex.quote(part) for part in [
-                "runuser", "-u", "radicale", "--", "flock", f"{STORAGE}/.Radicale.lock",
-                "python3", "-c", REMOTE, *arguments])
+                "runuser", "-u", "radicale", "--", "flock", f"{RADICALE_STORAGE}/.Radicale.lock",
+                "python3", RADICALE_STORAGE_PROGRAM, *arguments])
             channel_in, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
             if stdin:
                 channel_in.write(stdin)
@@ -154,7 +101,8 @@ class ServerAccount:
         return self.server.login(self.address, required=self.target)
 
     def _read(self) -> None:
-        found = json.loads(self.server._run(["read", STORAGE, self.uid]) or b"[]") if self.uid else []
+        listing = self.server._run(["read", RADICALE_STORAGE, self.uid]) if self.uid else b""
+        found = json.loads(listing or b"[]")
         self._found, self._collections = {}, []
         for entry in found:
             collection = _collection(entry["name"], entry["props"])
@@ -187,7 +135,7 @@ class ServerAccount:
                "items": {item.href or item_href(item.uid, collection.kind):
                          base64.b64encode(item.data).decode() for item in items}}
         assert self.uid is not None  # a target's login is required
-        self.server._run(["write", STORAGE, self.uid], json.dumps(job).encode())
+        self.server._run(["write", RADICALE_STORAGE, self.uid], json.dumps(job).encode())
         self._found = None  # read again for the verification
 
     def close(self) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 
 from provision.inventory import vault
@@ -9,6 +12,8 @@ from tests.conftest import REPO, provision
 
 EXAMPLE = REPO / "inventory.example"
 ENV = {"PROVISION_VAULT_PASSWORD_FILE": str(EXAMPLE / "vault-password.example")}
+# What `provision render` writes for the example inventory: the SHA-256 and path of each file.
+EXPECTED = REPO / "tests/commands/example.sha256"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +29,17 @@ def test_every_role_renders_its_files(rendered):
     assert {"base/etc/nftables.conf", "postfix/etc/postfix/main.cf", "postfix/etc/postfix/master.cf",
             "dovecot/etc/dovecot/dovecot.conf", "dkim/etc/opendkim.conf",
             "directory/etc/default/slapd"} <= files
+
+
+def test_the_example_renders_as_reviewed(rendered):
+    """Any change to what apply writes shows here: review the files, then write the listing anew
+    with PROVISION_RENDER_REVIEWED=1 pytest tests/commands/test_render.py -k reviewed."""
+    listing = "".join(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(rendered)}\n"
+                      for path in sorted(rendered.rglob("*")) if path.is_file())
+    if os.environ.get("PROVISION_RENDER_REVIEWED") == "1":
+        EXPECTED.write_text(listing)
+    expected, actual = set(EXPECTED.read_text().splitlines()), set(listing.splitlines())
+    assert sorted(line.split()[1] for line in expected ^ actual) == []
 
 
 def test_settings_reach_the_files(rendered):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provision.migrate.accounts import _entry, parse_ldif
+from provision.directory.ldif import entries
+from provision.migrate.accounts import _entry
 from provision.migrate.items import digest, join, split
 from provision.migrate.local import LocalMail, _labels
 
@@ -53,7 +54,7 @@ def test_ldif_values_that_are_not_safe_strings_go_base64_and_come_back() -> None
                     "description": [" leading space"]})
     assert b"cn:: " in entry and b"description:: " in entry
     assert all(len(line) <= 77 for line in entry.split(b"\n"))
-    (parsed,) = parse_ldif(entry)
+    (parsed,) = entries(entry)
     assert parsed["dn"] == ["uid=jörg,ou=people,dc=example,dc=test"]
     assert parsed["userPassword"] == ["{ARGON2}$argon2id$v=19$m=65536" + "x" * 80]
     assert parsed["description"] == [" leading space"]

@@ -3,8 +3,9 @@
 `provision render` (the render machinery; secrets as <vault_NAME> placeholders, what only the host
 knows as <host_NAME>) gives the inventory's files (rendering, cached); the server's copies are fetched
 over the target's SSH connection in one script and compared, a placeholder matching any text within
-its line. Files apply writes only in some setups (ACME's files, a smarthost's password map) or never
-writes as such (the directory's LDIF, fed to ldapmodify) are compared only where the server has them.
+its line; the roles' programs (which render copies as they are) are compared too. Files apply writes
+only in some setups (ACME's files, a smarthost's password map) or never writes as such (the directory's
+LDIF, fed to ldapmodify) are compared only where the server has them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shlex
 import time
 from pathlib import PurePosixPath
 
+from provision.ansible import PLAYBOOKS
 from provision.ansible.placeholders import PLACEHOLDER
 from provision.check.context import CheckModule, Context
 from provision.check.host import facts, result
@@ -49,10 +51,15 @@ def run(context: Context, domain: str) -> list[Check]:
     if not differing:
         return [result(DRIFT, Status.OK, f"{len(found)} config file(s) as provision apply writes them")]
     directory = server.inventory.directory
+    # A role's programs (files/) are installed as they are: only templates can be overridden.
+    templates = [file for file in differing if not (PLAYBOOKS / "roles" / file.role / "files"
+                                                    / file.path.relative_to("/")).is_file()]
+    fix = f"run provision apply {directory} to undo the change"
+    if templates:
+        fix += ", or keep it by moving it into " + ", ".join(
+            f"{directory}/templates/{file.role}{file.path}.j2" for file in templates)
     return [result(DRIFT, Status.WARN,
-                   "changed since provision apply: " + ", ".join(str(file.path) for file in differing),
-                   f"run provision apply {directory} to undo the change, or keep it by moving it into "
-                   + ", ".join(f"{directory}/templates/{file.role}{file.path}.j2" for file in differing))]
+                   "changed since provision apply: " + ", ".join(str(file.path) for file in differing), fix)]
 
 
 def fetch(session: facts.Session, paths: list[PurePosixPath]) -> dict[PurePosixPath, str]:

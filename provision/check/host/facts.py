@@ -26,8 +26,8 @@ from provision.check.host import AREA
 from provision.check.host.ssh import Server, Unreachable, connect, execute, server_of
 from provision.check.model import Check, Status
 from provision.inventory.model import TlsMode
+from provision.layout import CERTIFICATE
 
-CERTIFICATE = "/etc/ssl/provision/fullchain.pem"
 MOUNTS = ("/", "/var")
 T = TypeVar("T")
 COMMAND_TIMEOUT = 30.0  # seconds without output; apt-get -s reads every package list

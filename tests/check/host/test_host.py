@@ -49,6 +49,7 @@ def test_a_fresh_server_has_no_drift(fresh: dict[str, dict[str, Any]]) -> None:
 
 
 EDITED = "/etc/postfix/master.cf"  # not main.cf: that drifts already on a fresh server (see the xfail)
+PROGRAM = "/usr/local/lib/provision/postfix-validate"  # a role's program, installed as it is
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,7 @@ def troubled(mail_server: MailServer, fresh: dict[str, dict[str, Any]]) -> dict[
     try:
         mail_server.host.ssh(f"systemctl stop opendkim && touch /var/run/reboot-required && "
                              f"cp -p {EDITED} /root/edited.orig && echo '# a hand edit' >> {EDITED} && "
+                             f"cp -p {PROGRAM} /root/program.orig && echo '# a hand edit' >> {PROGRAM} && "
                              f"{send} && {send} && {send}")
         for _ in range(50):  # until the queue manager has tried them all
             queue = mail_server.host.ssh("postqueue -j").stdout.splitlines()
@@ -71,7 +73,7 @@ def troubled(mail_server: MailServer, fresh: dict[str, dict[str, Any]]) -> dict[
         return check(mail_server, "--only", "host", "--timeout", "10")
     finally:
         mail_server.host.ssh(f"systemctl start opendkim; rm -f /var/run/reboot-required; postsuper -d ALL; "
-                             f"mv /root/edited.orig {EDITED}")
+                             f"mv /root/edited.orig {EDITED}; mv /root/program.orig {PROGRAM}")
 
 
 def test_a_stopped_service_is_critical(troubled: dict[str, dict[str, Any]]) -> None:
@@ -102,6 +104,12 @@ def test_a_hand_edited_config_file_is_drift(mail_server: MailServer, fresh: dict
     assert EDITED in found["message"]
     assert f"provision apply {mail_server.inventory}" in found["fix"]
     assert f"{mail_server.inventory}/templates/postfix{EDITED}.j2" in found["fix"]
+
+
+def test_a_hand_edited_program_is_drift_that_only_apply_undoes(troubled: dict[str, dict[str, Any]]) -> None:
+    found = troubled["host.drift"]
+    assert PROGRAM in found["message"]
+    assert "postfix-validate.j2" not in found["fix"]
 
 
 def test_a_full_queue_warns(mail_server: MailServer) -> None:

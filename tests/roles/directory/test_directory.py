@@ -212,6 +212,8 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     (workdir / "inventory" / "hosts.yml").write_text("all: {}\n")
     (workdir / "inventory" / "group_vars" / "sandboxes.yml").write_text(GROUP_VARS)
     (workdir / "playbook.yml").write_text(PLAYBOOK)
+    # The values the roles share (the base DN, the certificate's path), as beside site.yml.
+    (workdir / "group_vars").symlink_to(REPO / "playbooks" / "group_vars")
     host = start_sandbox(SANDBOX)
     try:
         runs = {"first": _playbook(workdir)}

@@ -11,6 +11,7 @@ GROUPS_ROOT/GROUP/...; everyone reads COMPANY_ROOT/...; `provision calendars sha
 grants others a collection through the shares file.
 """
 
+import configparser
 import json
 import os
 import re
@@ -18,17 +19,18 @@ import threading
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
-
 from radicale import auth, rights
 
-LDAP_URI = {{ radicale_ldap_uri | to_json }}
-PEOPLE = {{ radicale_ldap_people_dn | to_json }}
-GROUPS = {{ radicale_ldap_groups_dn | to_json }}
-GROUPS_ROOT = {{ radicale_groups_root | to_json }}
-COMPANY_ROOT = {{ radicale_company_root | to_json }}
-SHARES = {{ radicale_shares_file | to_json }}
-LOGINS = {{ (radicale_data ~ '/logins.json') | to_json }}
-{% raw %}
+# The radicale role's names and paths, shared with provision-dav-sync.
+_config = configparser.ConfigParser(interpolation=None)
+_config.read("/etc/provision/dav/radicale.conf", encoding="utf-8")
+LDAP_URI = _config["directory"]["uri"]
+PEOPLE = _config["directory"]["people"]
+GROUPS = _config["directory"]["groups"]
+GROUPS_ROOT = _config["collections"]["groups root"]
+COMPANY_ROOT = _config["collections"]["company root"]
+SHARES = _config["collections"]["shares"]
+LOGINS = os.path.join(_config["collections"]["data"], "logins.json")  # written by provision-dav-sync
 UID = re.compile(r"[a-z][a-z0-9._-]{0,31}")  # provision's login names
 RESERVED = {GROUPS_ROOT, COMPANY_ROOT}
 TIMEOUT = 10
@@ -117,4 +119,3 @@ class Rights(rights.BaseRights):
             granted = _shares.get().get(f"{top}/{parts[1]}", {}).get(user, "")
             return granted if granted in ("r", "rw") else ""
         return ""
-{% endraw %}
