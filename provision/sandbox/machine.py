@@ -274,13 +274,16 @@ def _teardown(name: str) -> None:
     """End whatever exists of the sandbox: processes, mount, namespace, link, files."""
     directory = sandbox_dir(name)
     state = directory / "sandbox.json"
-    pid = json.loads(state.read_text()).get("pid", 0) if state.exists() else 0
+    saved = json.loads(state.read_text()) if state.exists() else {}
+    pid = saved.get("pid", 0)
     if _is_nspawn(pid, name):
         _stop_process(pid)
     root = directory / "root"
     if os.path.ismount(root) and run(["umount", str(root)], check=False).returncode != 0:
         run(["umount", "--lazy", str(root)])  # something still holds it: detach it anyway
     network.detach(name)
+    if saved.get("address"):
+        network.forget_neighbour(saved["address"])
     shutil.rmtree(directory, ignore_errors=True)
 
 
