@@ -24,7 +24,7 @@ from pathlib import Path
 from provision.console import Console
 from provision.errors import ProvisionError, UsageError
 from provision.inventory.model import Inventory
-from provision.process import alive, run
+from provision.process import alive, program, run
 from provision.sandbox import access, network, proxy
 from provision.sandbox.image import ensure_image
 from provision.sandbox.paths import LOCK_FILE, STATE_DIR, sandbox_dir
@@ -225,7 +225,7 @@ def _boot(box: Sandbox) -> subprocess.Popen[bytes]:
     log = open(box.directory / "console.log", "wb")  # noqa: SIM115 - handed to nspawn
     try:
         process = subprocess.Popen(
-            ["systemd-nspawn", "--boot", f"--directory={box.root}", f"--machine={box.name}",
+            [program("systemd-nspawn"), "--boot", f"--directory={box.root}", f"--machine={box.name}",
              f"--hostname={box.hostname.split('.')[0]}", "--register=no", "--keep-unit",
              f"--network-namespace-path=/run/netns/{network.netns_name(box.name)}",
              "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive",
