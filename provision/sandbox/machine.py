@@ -86,12 +86,18 @@ def all_sandboxes() -> list[Sandbox]:
     return [load(name) for name in names]
 
 
+def at(address: str) -> Sandbox | None:
+    """The sandbox at this address, if there is one (and this user may see the sandboxes)."""
+    try:
+        boxes = [box for box in all_sandboxes() if box.address == address]
+    except OSError:
+        return None
+    return boxes[0] if boxes else None
+
+
 def of_inventory(inventory: Inventory) -> Sandbox | None:
     """The sandbox a `provision_sandbox: true` inventory's server runs in, if there is one."""
-    if not inventory.settings.sandbox:
-        return None
-    boxes = [box for box in all_sandboxes() if box.address == inventory.host.address]
-    return boxes[0] if boxes else None
+    return at(inventory.host.address) if inventory.settings.sandbox else None
 
 
 @contextmanager
@@ -103,15 +109,22 @@ def locked() -> Iterator[None]:
         yield
 
 
-def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Console) -> Sandbox:
-    """Boot a new sandbox; one that already runs as asked is left as it is."""
+def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Console,
+       renew: bool = False) -> Sandbox:
+    """Boot a new sandbox; one that already runs as asked is left as it is.
+
+    With renew, one of that name that is stopped, half made or made otherwise is taken down first
+    instead of refused (the demo: a throw-away server that a second `apply` must be able to redo).
+    """
     require_root()
     check_name(name)
     hostname = hostname or f"{name}.example.test"
     with locked():
+        if renew and not _running_as(name, hostname, release):
+            _teardown(name)
         if (sandbox_dir(name) / "sandbox.json").exists():
             box = load(name)
-            if box.state == "running" and (box.hostname, box.release) == (hostname, release):
+            if _running_as(name, hostname, release):
                 console.info(f"{name} is already up")
                 return box
             raise UsageError(f"sandbox {name!r} exists already ({box.state}, {box.hostname}, {box.release})",
@@ -143,6 +156,13 @@ def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Con
             _release_network_if_unused()
             raise
     return box
+
+
+def _running_as(name: str, hostname: str, release: str) -> bool:
+    if not (sandbox_dir(name) / "sandbox.json").exists():
+        return False
+    box = load(name)
+    return box.state == "running" and (box.hostname, box.release) == (hostname, release)
 
 
 def down(name: str, console: Console) -> None:
