@@ -35,6 +35,8 @@ fi
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
 # A real install, not an editable one: the playbooks and templates are copied into the package, so the
 # installed tool works wherever this clone goes, and changes only when install.sh runs again.
+# setuptools builds in ./build and would ship files left there by an earlier build that git has since removed.
+rm -rf build
 "$venv/bin/pip" install -q --disable-pip-version-check ".$extra"
 ln -sf "$venv/bin/provision" /usr/local/bin/provision
 
