@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +43,18 @@ def _run(argv: Sequence[str | Path], cwd: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory) -> Installed:
+def installed() -> Iterator[Installed]:
     """`pip install` of a wheel of this checkout into a new venv, as install.sh does into its own.
 
     The new venv reuses the test venv's packages (a .pth file, so nothing is downloaded but the build
-    backend) and gets their programs linked beside its python, where pip would have put them.
+    backend) and gets their programs linked beside its python, where pip would have put them. Not under
+    pytest's tmp_path: other test runs on the machine prune old pytest directories, this one's too.
     """
-    root = tmp_path_factory.mktemp("installed")
+    with tempfile.TemporaryDirectory(prefix="provision-installed-") as temporary:
+        yield _install(Path(temporary))
+
+
+def _install(root: Path) -> Installed:
     wheels, venv = root / "wheels", root / "venv"
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
           "-w", wheels, REPO], cwd=root)
@@ -57,8 +63,10 @@ def installed(tmp_path_factory) -> Installed:
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     for program in Path(sys.executable).parent.glob("ansible*"):
         (venv / "bin" / program.name).symlink_to(program)
-    _run([venv / "bin/pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+    # --ignore-installed: the provision of the reused packages must not count as installed here.
+    _run([venv / "bin/pip", "install", "-q", "--disable-pip-version-check", "--no-deps", "--ignore-installed",
           *wheels.glob("provision-*.whl")], cwd=root)
+    assert (venv / "bin/provision").is_file(), "pip did not install the wheel"
     workdir = root / "work"
     workdir.mkdir()
     os.chmod(workdir, 0o755)

@@ -11,7 +11,7 @@ from tests.conftest import MailServer
 from tests.install.conftest import Installed
 
 
-def test_init_secret_apply_and_users_with_a_plain_path(installed: Installed, mail_server: MailServer):
+def test_init_secret_apply_and_users_with_a_plain_path(mail_server: MailServer, installed: Installed):
     env = mail_server.env
     # init, without --sandbox, on the sandbox's address: it says so and writes a sandbox inventory.
     host = mail_server.host
