@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 
 from tests.conftest import REPO
 from tests.install.conftest import Installed
@@ -32,3 +33,11 @@ def test_render_runs_from_the_package_outside_the_checkout(installed: Installed)
     assert "myhostname = mail.example.org\n" in (rendered / "postfix/etc/postfix/main.cf").read_text()
     assert (rendered / "base/etc/hostname").read_text() == ("# managed by provision: the customer's own\n"
                                                             "mail.example.org\n")
+
+
+def test_the_wheel_lists_every_package_of_the_checkout():
+    """pyproject.toml names the packages one by one (package-dir mappings need that): none may be missing."""
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    inits = (REPO / "provision").rglob("__init__.py")
+    found = {".".join(init.relative_to(REPO).parent.parts) for init in inits}
+    assert set(listed) == found | {"provision.playbooks", "provision.templates"}
