@@ -6,6 +6,8 @@ set -eu
 cd "$(dirname "$0")"
 
 venv=/opt/provision/venv
+suite=/var/cache/provision/rfc7208  # tests/dns/openspf.py reads it
+pyspf=2.0.14
 packages="python3 python3-venv debootstrap systemd-container apt-cacher-ng openssh-client iproute2 util-linux"
 extra=""
 case "${1:-}" in
@@ -31,6 +33,25 @@ if [ -d /run/systemd/system ]; then
 fi
 
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check -e ".$extra"
+# A real install, not an editable one: the playbooks and templates are copied into the package, so the
+# installed tool works wherever this clone goes, and changes only when install.sh runs again.
+# setuptools builds in ./build and would ship files left there by an earlier build that git has since removed.
+rm -rf build
+"$venv/bin/pip" install -q --disable-pip-version-check ".$extra"
 ln -sf "$venv/bin/provision" /usr/local/bin/provision
+
+if [ -n "$extra" ] && [ ! -s "$suite/rfc7208-tests.yml" ]; then
+    # The SPF tests run the OpenSPF RFC 7208 suite, which ships with its licence in pyspf's sdist.
+    # Unpacked beside the cache and renamed into place: an interrupted run leaves no half-made cache.
+    mkdir -p "$(dirname "$suite")"
+    download=$(mktemp -d "$suite.XXXXXX")
+    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: \
+        -d "$download" "pyspf==$pyspf"
+    mkdir "$download/suite"
+    tar -xzf "$download/pyspf-$pyspf.tar.gz" -C "$download/suite" --strip-components=2 --no-same-owner \
+        "pyspf-$pyspf/test/rfc7208-tests.yml" "pyspf-$pyspf/test/rfc7208-tests.LICENSE"
+    rm -rf "$suite"
+    mv "$download/suite" "$suite"
+    rm -rf "$download"
+fi
 echo "installed: $(/usr/local/bin/provision --version)"

@@ -8,10 +8,14 @@ exit status.
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
+import traceback
 from collections.abc import Sequence
 
 from provision import __version__
+from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.commands import (
     aliases,
     apply,
@@ -35,12 +39,15 @@ from provision.errors import ExitStatus, ProvisionError
 COMMAND_GROUPS = (inventory, apply, render, dns, check, archive, export, import_, migrate, sandbox, users,
                   groups, aliases, mailboxes, calendars)
 
-EPILOG = """\
+EPILOG = f"""\
 exit status:
   0    success
   1    the job ran and found or met a failure
   2    bad usage or bad input; nothing was changed
   130  interrupted
+
+playbooks in use: {PLAYBOOKS}
+templates in use: {TEMPLATES}
 """
 
 
@@ -85,13 +92,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = -1 if getattr(args, "quiet", False) else getattr(args, "verbose", 0)
     console = Console(json=getattr(args, "json", False), verbosity=verbosity)
     try:
-        return int(args.handler(args, console))
-    except ProvisionError as error:
-        for line in error.lines():
-            print(f"provision: {line}", file=sys.stderr)
-        if console.json:
-            console.result({"error": error.message, "problems": getattr(error, "problems", [])})
-        return int(error.status)
+        return _handle(args, console)
     except KeyboardInterrupt:
         print("provision: interrupted", file=sys.stderr)
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        if not _reader_gone():
+            return _unexpected(console)
+        # Whoever read our output stopped (`| head`): nothing is left to say, and nobody to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitStatus.FAILURE)
+    except Exception:
+        return _unexpected(console)
+
+
+def _handle(args: argparse.Namespace, console: Console) -> int:
+    """The command's exit status; a failure the user can act on is said the way it says itself."""
+    try:
+        return int(args.handler(args, console))
+    except ProvisionError as error:
+        return _failed(error, console)
+
+
+def _failed(error: ProvisionError, console: Console) -> int:
+    for line in error.lines():
+        print(f"provision: {line}", file=sys.stderr)
+    if console.json:
+        console.result({"error": error.message, "problems": getattr(error, "problems", [])})
+    return int(error.status)
+
+
+def _unexpected(console: Console) -> int:
+    """The last resort: a bug or a failure nobody foresaw, said in one line; -vv shows where."""
+    kind, error, _ = sys.exc_info()
+    assert kind is not None
+    if console.verbosity >= 2:
+        traceback.print_exc()
+    said = str(error).strip().splitlines()
+    print(f"provision: unexpected error: {kind.__name__}{': ' + said[0] if said else ''}"
+          " (run with -vv for the traceback)", file=sys.stderr)
+    return int(ExitStatus.FAILURE)
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end was closed (the kernel flags that as an error)."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLERR)
+        return bool(poll.poll(0))
+    except (OSError, ValueError):
+        return False

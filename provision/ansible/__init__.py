@@ -1,7 +1,12 @@
-"""Everything that runs Ansible: the playbooks live in the checkout beside the package."""
+"""Everything that runs Ansible, and where its playbooks and templates are.
+
+An installed provision carries them inside the package (provision/playbooks, provision/templates); run
+from a checkout (`python -m provision`), it uses the repository's own, beside the package.
+"""
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
-PLAYBOOKS = REPO / "playbooks"
-TEMPLATES = REPO / "templates"
+_PACKAGE = Path(__file__).resolve().parent.parent
+DATA = _PACKAGE if (_PACKAGE / "playbooks").is_dir() else _PACKAGE.parent
+PLAYBOOKS = DATA / "playbooks"
+TEMPLATES = DATA / "templates"

@@ -7,12 +7,15 @@ stats) without a callback plugin of our own, and it can time out or cancel a run
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shlex
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,8 +89,9 @@ class Playbook:
 
 
 def run(playbook: Playbook, console: Console) -> Outcome:
+    """Run the playbook; Ctrl-C stops it and raises KeyboardInterrupt (exit 130), not a failed Outcome."""
     progress = _Progress(console, show_diff=playbook.diff)
-    with tempfile.TemporaryDirectory(prefix="provision-run-") as private:
+    with tempfile.TemporaryDirectory(prefix="provision-run-") as private, _interruptible() as interrupted:
         playbooks = project(Path(private), playbook.template_overrides)
         # ansible-runner passes env/extravars as -e @FILE; a dict it would put on the command line.
         (Path(private) / "env").mkdir()
@@ -103,35 +107,65 @@ def run(playbook: Playbook, console: Console) -> Outcome:
             envvars={"ANSIBLE_CONFIG": str(playbooks / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                      "PATH": search_path()},
             event_handler=progress,
+            cancel_callback=interrupted,
             quiet=True,
             verbosity=max(0, console.verbosity - 1),
         )
         stats = result.stats or {}
+        if interrupted():
+            raise KeyboardInterrupt
     return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
                    failures=progress.failures)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[Callable[[], bool]]:
+    """Whether Ctrl-C was pressed, for ansible-runner to stop the playbook it polls this with.
+
+    Given no such callback, ansible-runner would install its own SIGINT handler for good and report the
+    stopped run as merely failed; ours is put back as it was once the run is over.
+    """
+    pressed = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.set())
+    try:
+        yield pressed.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def project(directory: Path, template_overrides: Path | None) -> Path:
     """The playbooks and templates for one run, the customer's template overrides laid over ours.
 
-    The roles reach the templates through relative links, so the copy works as the original.
+    Each role reaches its templates through a link to templates/ROLE, made here rather than copied: an
+    installed provision has no such links (a wheel holds files only), and the link must point into
+    this copy, where the overrides are.
     """
-    shutil.copytree(PLAYBOOKS, directory / "project/playbooks", symlinks=True)
-    shutil.copytree(TEMPLATES, directory / "project/templates")
-    if template_overrides and template_overrides.is_dir() and not template_overrides.is_symlink():
+    playbooks, templates = directory / "project/playbooks", directory / "project/templates"
+    shutil.copytree(PLAYBOOKS, playbooks, ignore=_role_template_links)
+    shutil.copytree(TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
+    if template_overrides and template_overrides.is_symlink():
+        raise files.Refused(template_overrides, files.LINK,
+                            "keep the template overrides in the inventory directory itself")
+    if template_overrides and template_overrides.is_dir():
         # A link among them would copy whatever it points at (a key, /etc/shadow) to the server.
         found, problems = files.walk(template_overrides)
         if problems:
             raise ProblemsError(f"{template_overrides}: links or special files; nothing was run", problems)
         for relative in found:
-            target = directory / "project/templates" / relative
+            target = templates / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             with os.fdopen(files.open_beneath(template_overrides, relative), "rb") as source:
                 target.write_bytes(source.read())
-    elif template_overrides and template_overrides.is_symlink():
-        raise files.Refused(template_overrides, files.LINK,
-                            "keep the template overrides in the inventory directory itself")
-    return directory / "project/playbooks"
+    for role in (playbooks / "roles").iterdir():
+        if (templates / role.name).is_dir() and not (role / "templates").exists():
+            (role / "templates").symlink_to(Path("../../../templates") / role.name)
+    return playbooks
+
+
+def _role_template_links(current: str, names: list[str]) -> list[str]:
+    here = Path(current)
+    return [name for name in names if name == "__pycache__"
+            or (name == "templates" and here.parent.name == "roles" and (here / name).is_symlink())]
 
 
 class _UnsafeDumper(yaml.SafeDumper):

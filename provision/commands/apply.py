@@ -9,8 +9,8 @@ from pathlib import Path
 
 from provision.ansible.run import Playbook, run
 from provision.console import Console, table
-from provision.errors import ExitStatus
-from provision.inventory import HOSTS_FILE
+from provision.errors import ExitStatus, UsageError
+from provision.inventory import HOSTS_FILE, SETTINGS_FILE
 from provision.inventory.create import create
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
@@ -43,19 +43,23 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
     if args.dir is None:
         args.dir = _demo_inventory(console)
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
+    connection = _connection_vars(inventory)
     outcome = run(Playbook.for_inventory(
-        "site.yml", inventory, {**inventory.settings.ansible_vars(), **_connection_vars(inventory)},
+        "site.yml", inventory, {**inventory.settings.ansible_vars(), **connection},
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
     ), console)
+    unreachable = any(counts["unreachable"] for counts in outcome.stats.values())
+    hint = _login_hint(inventory, connection) if unreachable else None
     rows = [{"host": host, **counts} for host, counts in outcome.stats.items()]
     changed = sum(row["changed"] for row in rows)
     verdict = ("FAILED" if outcome.failed else
                f"{changed} change(s){' would be made' if args.check else ''}" if changed else
-               "nothing to change")
+               "nothing to change") + (f"\nhint: {hint}" if hint else "")
     connect = _how_to_connect(inventory) if not outcome.failed else {}
     console.result(
         {"status": "failed" if outcome.failed else "ok", "check": args.check, "hosts": outcome.stats,
-         "changed_tasks": outcome.changed_tasks, "failures": outcome.failures, "connect": connect},
+         "changed_tasks": outcome.changed_tasks, "failures": outcome.failures, "connect": connect,
+         "hint": hint},
         table(rows, [("host", "host"), ("ok", "ok"), ("changed", "changed"), ("failed", "failed"),
                      ("unreachable", "unreachable"), ("skipped", "skipped")])
         + f"\n{verdict}" + "".join(f"\n{key:<10} {value}" for key, value in connect.items()),
@@ -77,18 +81,56 @@ def _how_to_connect(inventory: Inventory) -> dict[str, str]:
 
 
 def _demo_inventory(console: Console) -> Path:
-    """The built-in default: the sandbox demo, and an inventory for it made on first use."""
+    """The built-in default: the sandbox demo, and an inventory for it made on first use.
+
+    Safe to run again after any interruption: a demo sandbox left stopped or half booted is booted
+    anew, and an inventory that does not load (or was made for an earlier demo at another address)
+    is made anew. create() renames the inventory into place only once it is complete.
+    """
     box = machine.up(DEMO, release="trixie", hostname=f"mail.{DEMO_DOMAIN}", cidr=DEFAULT_NETWORK,
-                     console=console)
-    if (DEMO_INVENTORY / HOSTS_FILE).exists() and load(DEMO_INVENTORY).host.address == box.address:
+                     console=console, renew=True)
+    if _made_for(box, console):
         return DEMO_INVENTORY
-    shutil.rmtree(DEMO_INVENTORY, ignore_errors=True)  # made for an earlier demo at another address
+    shutil.rmtree(DEMO_INVENTORY, ignore_errors=True)
     admin = FirstAdmin(uid="admin", name="Administrator", email=f"admin@{DEMO_DOMAIN}")
     console.info(f"writing the demo inventory {DEMO_INVENTORY}")
     create(DEMO_INVENTORY, Host(name="mail", address=box.address),
            Settings(domains=(DEMO_DOMAIN,), hostname=box.hostname, public_ipv4=IPv4Address(box.address),
                     admin_email=admin.email, first_admin=admin, tls_mode=TlsMode.SELF_SIGNED, sandbox=True))
     return DEMO_INVENTORY
+
+
+def _made_for(box: machine.Sandbox, console: Console) -> bool:
+    if not DEMO_INVENTORY.exists():
+        return False
+    try:
+        return load(DEMO_INVENTORY).host.address == box.address
+    except UsageError as unusable:  # half made by an older provision, or its vault password lost
+        console.info(f"the demo inventory cannot be used ({unusable.message}): making it anew")
+        return False
+
+
+def _login_hint(inventory: Inventory, connection: dict[str, str]) -> str:
+    """Which key ssh tried for the unreachable server, and what makes it let us in."""
+    host, target = inventory.host, f"{inventory.host.user}@{inventory.host.address}"
+    settings_file = inventory.directory / SETTINGS_FILE
+    if "ansible_ssh_private_key_file" in connection:
+        return (f"ssh tried the sandbox's key {connection['ansible_ssh_private_key_file']} on {target}; "
+                f"`provision sandbox list` shows whether it runs")
+    if inventory.settings.sandbox:
+        return (f"no sandbox runs at {host.address}, so ssh had no sandbox key to try; start it "
+                "(`provision sandbox up NAME`) and give its address in "
+                f"{inventory.directory / HOSTS_FILE}")
+    box = machine.at(host.address)
+    if box is not None:
+        return (f"{host.address} is the sandbox {box.name}, whose key ssh did not try: set "
+                f"provision_sandbox: true in {settings_file}")
+    keys = [str(key) for key in sorted((Path.home() / ".ssh").glob("id_*")) if key.suffix != ".pub"]
+    tried = (f"your keys ({', '.join(keys)}) and ssh-agent's" if keys else
+             f"ssh-agent's keys (there is no {Path.home()}/.ssh/id_*)")
+    return (f"ssh tried {tried} on {target}: put your public key in {host.user}'s "
+            f"~/.ssh/authorized_keys on the server (ssh-copy-id {target}), or name the key as "
+            f"ansible_ssh_private_key_file in {inventory.directory / HOSTS_FILE}")
 
 
 def _connection_vars(inventory: Inventory) -> dict[str, str]:

@@ -14,6 +14,7 @@ import idna
 from provision import files
 from provision.check import report, runner
 from provision.check.model import Options, Target
+from provision.commands import arguments
 from provision.console import Console
 from provision.dns.query import domain_name
 from provision.errors import UsageError
@@ -22,6 +23,8 @@ from provision.inventory.load import load
 from provision.inventory.model import TlsMode
 from provision.inventory.secrets import DKIM_KEYS, dkim_record
 
+# A check waits for up to 12 times this; a longer wait is no check but a hang.
+MAX_TIMEOUT = 300
 REPORT_FORMATS = {".html": report.html_page, ".htm": report.html_page, ".md": report.markdown}
 
 
@@ -61,8 +64,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                         help="CAA issuer domain of the CA in use (default: from the inventory's TLS mode)")
     parser.add_argument("--ca-file", type=Path, metavar="FILE",
                         help="also trust these CA certificates (MTA-STS policies, the services' TLS)")
-    parser.add_argument("--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
-                        help="per DNS query, connection or command (default: %(default)s)")
+    parser.add_argument("--timeout", type=arguments.seconds(maximum=MAX_TIMEOUT), default=defaults.timeout,
+                        metavar="SECONDS", help="per DNS query, connection or command "
+                                                f"(default: %(default)s, at most {MAX_TIMEOUT})")
     parser.add_argument("--report", type=Path, metavar="FILE",
                         help="also write a report for the customer: FILE.html or FILE.md")
     parser.add_argument("--nagios", action="store_true",
@@ -76,8 +80,6 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     if args.nagios and console.json:
         raise UsageError("give --json or --nagios, not both")
     _check_files(args)
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
                       check_timeout=max(Options.check_timeout, 12 * args.timeout),
                       dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),

@@ -15,6 +15,7 @@ from provision.inventory import SETTINGS_FILE, VAULT_FILE, values, vault
 from provision.inventory.create import create
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode, plain
+from provision.sandbox import machine
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -64,6 +65,11 @@ def _init(args: argparse.Namespace, console: Console) -> int:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory} exists and is not empty",
                          hint="give a new or empty directory; init never overwrites an inventory")
+    box = None if args.sandbox else machine.at(args.host)
+    if box is not None and box.state == "running":
+        # Without --sandbox, apply would log in with the user's own keys, which the sandbox does not know.
+        console.info(f"{args.host} is the sandbox {box.name}: writing an inventory for it, as --sandbox does")
+        args.sandbox = True
     host, settings = _from_options(args)
     console.info(f"generating {len(settings.domains)} DKIM key(s) and the service passwords")
     created = create(directory, host, settings)

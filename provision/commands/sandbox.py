@@ -7,6 +7,7 @@ import os
 
 from provision.console import Console, table
 from provision.errors import ExitStatus, UsageError
+from provision.process import program
 from provision.sandbox import access, machine
 from provision.sandbox.network import DEFAULT_NETWORK
 
@@ -63,11 +64,13 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _ssh(args: argparse.Namespace, console: Console) -> int:
+    if console.json:
+        raise UsageError("--json: sandbox ssh hands the terminal to ssh, which prints no JSON")
     machine.require_root()
     machine.load(args.name)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     argv = access.ssh_argv(args.name, batch=bool(command))
-    os.execvp(argv[0], [*argv, *command])
+    os.execv(program(argv[0]), [*argv, *command])
 
 
 def _down(args: argparse.Namespace, console: Console) -> int:

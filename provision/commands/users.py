@@ -81,7 +81,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     onboard.add_argument("--password-out", metavar="FILE", type=Path, required=True,
                          help="new file (mode 0600) for the generated passwords: uid,mail,password")
     export = action("export", _export, "print everyone as CSV or JSON (the columns import reads)", target)
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--format", choices=("csv", "json"), help="default: csv, or json with --json")
 
 
 def target_parser() -> argparse.ArgumentParser:
@@ -375,9 +375,11 @@ def _import(args: argparse.Namespace, console: Console) -> int:
 
 
 def _export(args: argparse.Namespace, console: Console) -> int:
+    if console.json and args.format == "csv":
+        raise UsageError("--json and --format csv ask for two different outputs: give one")
     with directory(args) as (_, people):
         rows = [user.row() for user in users.all_users(people)]
-    if args.format == "json":
+    if (args.format or ("json" if console.json else "csv")) == "json":
         json.dump(rows, console.out, indent=2, sort_keys=True)
         console.out.write("\n")
     else:

@@ -57,8 +57,8 @@ def ensure_password_file(directory: Path) -> Path:
     return path
 
 
-def _argv(action: str, directory: Path) -> list[str]:
-    return ["ansible-vault", action, "--vault-password-file", str(password_file(directory)), "--output", "-"]
+def _argv(action: str, key_file: Path) -> list[str]:
+    return ["ansible-vault", action, "--vault-password-file", str(key_file), "--output", "-"]
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -70,10 +70,10 @@ _BlockDumper.add_representer(
         "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
 
 
-def write(directory: Path, secrets: dict[str, Any]) -> Path:
-    """Encrypt secrets into the inventory's vault file."""
+def write(directory: Path, secrets: dict[str, Any], key_file: Path | None = None) -> Path:
+    """Encrypt secrets into the inventory's vault file, with key_file (default: the inventory's own)."""
     clear = yaml.dump(secrets, Dumper=_BlockDumper, sort_keys=True, default_flow_style=False)
-    done = run([*_argv("encrypt", directory), "-"], input=clear)
+    done = run([*_argv("encrypt", key_file or password_file(directory)), "-"], input=clear)
     target = directory / VAULT_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(done.stdout)
@@ -95,7 +95,7 @@ def read(directory: Path) -> dict[str, Any]:
     if not key_file.is_file():
         raise VaultError(target, f"its password file {key_file} does not exist",
                          f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
-    done = run([*_argv("decrypt", directory), str(target)], check=False)
+    done = run([*_argv("decrypt", key_file), str(target)], check=False)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["ansible-vault failed"])[-1]
         raise VaultError(target, f"cannot be decrypted with {key_file} ({reason})",

@@ -14,6 +14,7 @@ from provision.archive import ArchiveError
 from provision.archive.reader import ArchiveReader
 from provision.archive.verify import verify
 from provision.archive.writer import ArchiveWriter
+from provision.commands import arguments
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError, UsageError
 from provision.migrate import accounts as directory_move
@@ -58,7 +59,8 @@ def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
                         help="only these source accounts (repeatable)")
     parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
                         help="move account OLD to address NEW at the target (repeatable)")
-    parser.add_argument("--workers", type=int, default=4, metavar="N", help="users moved at once (default 4)")
+    parser.add_argument("--workers", type=arguments.count(minimum=1), default=4, metavar="N",
+                        help="users moved at once (default 4)")
     parser.add_argument("--ca-file", metavar="FILE", help="also trust this CA (PEM) for IMAP servers")
     parser.add_argument("--insecure", action="store_true",
                         help="do not verify IMAP servers' certificates (never over the Internet)")
@@ -354,8 +356,6 @@ def _finish(command: str, args: argparse.Namespace, console: Console, jobs: list
             after: Callable[[reports.RunReport], None] | None = None, source_label: str | None = None) -> int:
     if not jobs:
         raise UsageError("no accounts to move")
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     target = getattr(args, "output", None) or getattr(args, "target", "")
     try:
         report = run(command, source_label or args.source, target, jobs, console, dry_run=args.dry_run,

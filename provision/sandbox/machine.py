@@ -24,7 +24,7 @@ from pathlib import Path
 from provision.console import Console
 from provision.errors import ProvisionError, UsageError
 from provision.inventory.model import Inventory
-from provision.process import alive, run
+from provision.process import alive, program, run
 from provision.sandbox import access, network, proxy
 from provision.sandbox.image import ensure_image
 from provision.sandbox.paths import LOCK_FILE, STATE_DIR, private, sandbox_dir
@@ -86,12 +86,18 @@ def all_sandboxes() -> list[Sandbox]:
     return [load(name) for name in names]
 
 
+def at(address: str) -> Sandbox | None:
+    """The sandbox at this address, if there is one (and this user may see the sandboxes)."""
+    try:
+        boxes = [box for box in all_sandboxes() if box.address == address]
+    except OSError:
+        return None
+    return boxes[0] if boxes else None
+
+
 def of_inventory(inventory: Inventory) -> Sandbox | None:
     """The sandbox a `provision_sandbox: true` inventory's server runs in, if there is one."""
-    if not inventory.settings.sandbox:
-        return None
-    boxes = [box for box in all_sandboxes() if box.address == inventory.host.address]
-    return boxes[0] if boxes else None
+    return at(inventory.host.address) if inventory.settings.sandbox else None
 
 
 @contextmanager
@@ -103,15 +109,22 @@ def locked() -> Iterator[None]:
         yield
 
 
-def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Console) -> Sandbox:
-    """Boot a new sandbox; one that already runs as asked is left as it is."""
+def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Console,
+       renew: bool = False) -> Sandbox:
+    """Boot a new sandbox; one that already runs as asked is left as it is.
+
+    With renew, one of that name that is stopped, half made or made otherwise is taken down first
+    instead of refused (the demo: a throw-away server that a second `apply` must be able to redo).
+    """
     require_root()
     check_name(name)
     hostname = hostname or f"{name}.example.test"
     with locked():
+        if renew and not _running_as(name, hostname, release):
+            _teardown(name)
         if (sandbox_dir(name) / "sandbox.json").exists():
             box = load(name)
-            if box.state == "running" and (box.hostname, box.release) == (hostname, release):
+            if _running_as(name, hostname, release):
                 console.info(f"{name} is already up")
                 return box
             raise UsageError(f"sandbox {name!r} exists already ({box.state}, {box.hostname}, {box.release})",
@@ -144,6 +157,13 @@ def up(name: str, *, release: str, hostname: str | None, cidr: str, console: Con
             _release_network_if_unused()
             raise
     return box
+
+
+def _running_as(name: str, hostname: str, release: str) -> bool:
+    if not (sandbox_dir(name) / "sandbox.json").exists():
+        return False
+    box = load(name)
+    return box.state == "running" and (box.hostname, box.release) == (hostname, release)
 
 
 def down(name: str, console: Console) -> None:
@@ -226,7 +246,7 @@ def _boot(box: Sandbox) -> subprocess.Popen[bytes]:
     log = open(box.directory / "console.log", "wb")  # noqa: SIM115 - handed to nspawn
     try:
         process = subprocess.Popen(
-            ["systemd-nspawn", "--boot", f"--directory={box.root}", f"--machine={box.name}",
+            [program("systemd-nspawn"), "--boot", f"--directory={box.root}", f"--machine={box.name}",
              f"--hostname={box.hostname.split('.')[0]}", "--register=no", "--keep-unit",
              f"--network-namespace-path=/run/netns/{network.netns_name(box.name)}",
              "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive",
@@ -275,13 +295,16 @@ def _teardown(name: str) -> None:
     """End whatever exists of the sandbox: processes, mount, namespace, link, files."""
     directory = sandbox_dir(name)
     state = directory / "sandbox.json"
-    pid = json.loads(state.read_text()).get("pid", 0) if state.exists() else 0
+    saved = json.loads(state.read_text()) if state.exists() else {}
+    pid = saved.get("pid", 0)
     if _is_nspawn(pid, name):
         _stop_process(pid)
     root = directory / "root"
     if os.path.ismount(root) and run(["umount", str(root)], check=False).returncode != 0:
         run(["umount", "--lazy", str(root)])  # something still holds it: detach it anyway
     network.detach(name)
+    if saved.get("address"):
+        network.forget_neighbour(saved["address"])
     shutil.rmtree(directory, ignore_errors=True)
 
 

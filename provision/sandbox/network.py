@@ -111,6 +111,16 @@ def detach(sandbox: str) -> None:
         raise ProvisionError(f"could not remove the link {veth}", hint=f"try: ip link del {veth}")
 
 
+def forget_neighbour(address: str) -> None:
+    """Drop the host's neighbour (ARP) entry for a freed address.
+
+    The next sandbox gets the same address with a new MAC; a stale entry would have the host send to
+    the old MAC until the entry expires, and that sandbox's `up` wait tens of seconds for SSH.
+    """
+    if bridge_exists():
+        run(["ip", "neigh", "flush", "dev", BRIDGE, "to", address])
+
+
 def list_netns() -> list[str]:
     return [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
 

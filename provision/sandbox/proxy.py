@@ -15,7 +15,7 @@ import time
 from ipaddress import IPv4Address
 
 from provision.errors import ProvisionError
-from provision.process import alive
+from provision.process import alive, program
 from provision.sandbox.paths import APT_CACHE_DIR, PROXY_DIR
 
 PORT = 3142
@@ -58,7 +58,7 @@ def ensure(gateway: IPv4Address) -> None:
     log = open(PROXY_DIR / "log" / "stdout.log", "ab")  # noqa: SIM115 - handed to the daemon
     try:
         process = subprocess.Popen(
-            ["apt-cacher-ng", "-c", str(_CONF_DIR)],
+            [program("apt-cacher-ng"), "-c", str(_CONF_DIR)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     except FileNotFoundError as missing:

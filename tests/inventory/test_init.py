@@ -26,7 +26,8 @@ NAMES = ["vault_dkim_private_keys.example.org", "vault_dkim_private_keys.xn--bch
 
 def vault_view(inventory: Path, password_file: Path) -> dict:
     """The vault as ansible-vault itself shows it."""
-    done = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(password_file),
+    ansible_vault = Path(sys.executable).parent / "ansible-vault"  # the venv's: PATH may not name it
+    done = subprocess.run([str(ansible_vault), "view", "--vault-password-file", str(password_file),
                            str(inventory / VAULT)], capture_output=True, text=True, check=True,
                           env={**os.environ, "PAGER": "cat"})
     return yaml.safe_load(done.stdout)

@@ -1,4 +1,7 @@
-"""The OpenSPF RFC 7208 test suite (shared/data/rfc7208-tests.yml): its cases and its zone data as zones.
+"""The OpenSPF RFC 7208 test suite (rfc7208-tests.yml): its cases and its zone data as zones.
+
+`./install.sh --tests` unpacks the suite and its licence from pyspf's source distribution on PyPI
+into SUITE_CACHE; shared/data beside the repository is read only when the cache is missing.
 
 Zone data conventions (as the suite's own drivers read them): an SPF entry is served as an SPF
 (type 99) record and, unless the name lists TXT entries of its own, also as TXT; "TXT: NONE" means
@@ -23,10 +26,13 @@ from tests.dnsserver import owner, txt
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 SUITE_NAME = "rfc7208-tests.yml"
+SUITE_CACHE = Path("/var/cache/provision/rfc7208")  # written by install.sh --tests
 
 
 def suite_path() -> Path:
-    """The suite file: $PROVISION_SHARED_DIR/data, else shared/data beside the repository."""
+    """The suite: install.sh's cache, else $PROVISION_SHARED_DIR/data or shared/data beside the checkout."""
+    if (SUITE_CACHE / SUITE_NAME).is_file():
+        return SUITE_CACHE / SUITE_NAME
     shared = os.environ.get("PROVISION_SHARED_DIR")
     return (Path(shared) if shared else REPOSITORY.parent / "shared") / "data" / SUITE_NAME
 

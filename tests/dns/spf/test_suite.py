@@ -34,7 +34,7 @@ def serve(dns_server: AuthoritativeServer) -> Callable[[Scenario], Authoritative
 
 def test_suite_is_present() -> None:
     # The suite must be there: a missing file is a failure, never a silent skip.
-    assert SUITE.is_file(), f"{SUITE} is missing (set PROVISION_SHARED_DIR to the shared directory)"
+    assert SUITE.is_file(), f"{SUITE} is missing (run ./install.sh --tests)"
     assert len(CASES) == 203
 
 
