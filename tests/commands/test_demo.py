@@ -10,7 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, provision, sandbox_name
+
+# It boots the demo through the CLI, which the marks' hook cannot see.
+pytestmark = pytest.mark.sandbox
 
 # `provision apply` as the README runs it, with the demo's name and inventory this run's own.
 DRIVER = """
