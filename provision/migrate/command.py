@@ -14,11 +14,10 @@ from provision.archive.verify import verify
 from provision.archive.writer import ArchiveWriter
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError, UsageError
-from provision.migrate import accounts as directory_move
-from provision.migrate import davsides
+from provision.migrate import davsides, directory
 from provision.migrate import report as reports
-from provision.migrate.collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
 from provision.migrate.dav import parse_url as parse_dav_url
+from provision.migrate.dav_collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
 from provision.migrate.davsides import CollectionEndpoint
 from provision.migrate.endpoints import (
     Account,
@@ -71,7 +70,7 @@ def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
                         help=f"what earlier runs saw (default {default_path()})")
     parser.add_argument("--report", metavar="FILE.html|FILE.md", type=Path,
                         help="also write the verification report for the customer")
-    directory_move.add_options(parser)
+    directory.add_options(parser)
 
 
 def add_target_secrets(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +165,7 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     target, named = target_endpoint(args.target, args, target_secrets)
     accounts = _single_target(accounts, named, parse_maps(args.map))
     state = _state(args)
-    directory_move.move(args, console, args.source, args.target)
+    directory.move(args, console, args.source, args.target)
     mail = "dav" not in (kind_of(args.source), kind_of(args.target))
     source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     target_sides = _collection_endpoint(args.target, args, target_secrets, True)
@@ -191,7 +190,7 @@ def export(args: argparse.Namespace, console: Console) -> int:
         writer = ArchiveWriter(Path(args.output), {"kind": kind_of(args.source), "from": kind})
         if writer.resumed:
             console.info(f"resuming the unfinished export in {args.output}")
-        directory_move.export(args, console, args.source, writer)
+        directory.export(args, console, args.source, writer)
     lock = threading.Lock()
 
     def sink_for(account: Account) -> Callable[[Throttle], Sink]:
@@ -261,7 +260,7 @@ def import_(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSource(reader, reader.user(account.source_user))
         return make
 
-    directory_move.move(args, console, str(archive), args.target)
+    directory.move(args, console, str(archive), args.target)
     mail = kind_of(args.target) != "dav"
     target_sides = _collection_endpoint(args.target, args, _secrets(args), True)
     jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),

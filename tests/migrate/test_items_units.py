@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provision.migrate.accounts import _entry, parse_ldif
+from provision.migrate.directory import _entry, parse_ldif
 from provision.migrate.items import digest, join, split
 from provision.migrate.local import LocalMail, _labels
 
