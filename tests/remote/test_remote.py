@@ -95,5 +95,5 @@ def test_an_inventory_without_its_sandbox_says_how_to_start_one(tmp_path):
     assert listed.returncode == 1
     assert listed.stderr.splitlines() == [
         f"provision: no sandbox has the address {UNUSED}",
-        "provision: hint: start one with `provision sandbox up NAME` (`provision sandbox list` shows them), put its "
-        "address in the inventory and run `provision apply`"]
+        "provision: hint: start one with `provision sandbox up NAME` (`provision sandbox list` shows them), "
+        "put its address in the inventory and run `provision apply`"]
