@@ -20,6 +20,7 @@ from typing import TextIO
 
 from ldap3.core.exceptions import LDAPException
 
+from provision import secretfile
 from provision.console import Console, table
 from provision.directory import groups, mailstore, users
 from provision.directory.connect import base_dn, connect
@@ -145,14 +146,10 @@ def _valid(inventory: Inventory, people: People, user: User, before: User | None
 
 def _given_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
-        password = sys.stdin.read().removesuffix("\n")
-    elif args.password_file:
-        password = args.password_file.read_text().removesuffix("\n")
-    else:
-        return None
-    if not password:
-        raise UsageError("the password is empty")
-    return password
+        return secretfile.secret(sys.stdin.read(), "standard input", "password")
+    if args.password_file:
+        return secretfile.read(args.password_file, "password")
+    return None
 
 
 def _private_file(path: Path) -> int:
