@@ -83,9 +83,11 @@ class Facts:
 
 
 def units(server: Server) -> tuple[str, ...]:
-    """The services the inventory's roles run: base, directory, dkim, postfix, dovecot; ACME's web server."""
+    """The services the inventory's roles start: base, directory, dkim, postfix, dovecot, radicale (and
+    its directory sync), web; with ACME the tls role's challenge server and certbot's renewals."""
     acme = ("lighttpd", "certbot.timer") if server.inventory.settings.tls_mode is TlsMode.ACME else ()
-    return ("nftables", "slapd", "opendkim", "postfix", "dovecot", *acme)
+    return ("nftables", "slapd", "opendkim", "postfix", "dovecot", "radicale", "provision-dav-sync.timer",
+            "nginx", *acme)
 
 
 PRELUDE = """export LC_ALL=C
