@@ -97,3 +97,20 @@ def test_an_inventory_without_its_sandbox_says_how_to_start_one(tmp_path):
         f"provision: no sandbox has the address {UNUSED}",
         "provision: hint: start one with `provision sandbox up NAME` (`provision sandbox list` shows them), "
         "put its address in the inventory and run `provision apply`"]
+
+
+def test_a_login_that_is_not_root_runs_commands_through_sudo(sandbox, connection):
+    install = "apt-get install -y -q sudo"
+    connection.run(["sh", "-c", f"({install} || (apt-get update -q && {install})) >/dev/null && "
+                    "useradd -m deploy && install -d -o deploy -m 700 ~deploy/.ssh && "
+                    "install -o deploy -m 600 /root/.ssh/authorized_keys ~deploy/.ssh/ && "
+                    "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy"], timeout=300)
+    try:
+        login = dataclasses.replace(remote.login_to_sandbox(machine.load(sandbox.name)), user="deploy")
+        with remote.connect(login) as deploy:
+            assert deploy.run(["id", "-un"]).text == "root\n"
+            assert deploy.run(["cat"], stdin=b"fed through sudo").text == "fed through sudo"
+    finally:
+        # -f: the session just closed may still be ending; sudo's removal asks for a root password else
+        connection.run(["sh", "-c", "userdel -r -f deploy; rm -f /etc/sudoers.d/deploy; "
+                        "SUDO_FORCE_REMOVE=yes apt-get purge -y -q sudo >/dev/null"], timeout=300)
