@@ -19,6 +19,7 @@ from provision.inventory.model import Inventory
 MAIL_ROOT = "/var/vmail"
 ARCHIVE = f"{MAIL_ROOT}/.removed"  # no domain is named without a dot, so no mailbox lands here
 TIMEOUT = 120
+HINT = "has `provision apply` run on this server?"
 # Everything but "admin": members read, file, flag, delete and make folders, but cannot
 # hand the mailbox on to others.
 MEMBER_RIGHTS = ("lookup", "read", "write", "write-seen", "write-deleted", "insert", "post",
@@ -36,8 +37,7 @@ class MailStore:
     connection: remote.Connection
 
     def run(self, argv: Sequence[str]) -> str:
-        return self.connection.run(argv, timeout=TIMEOUT, hint="has `provision apply` run on this server?"
-                                   ).text
+        return self.connection.run(argv, timeout=TIMEOUT, hint=HINT).text
 
     def exists(self, path: str) -> bool:
         return self.run(["sh", "-c", f"test -e {shlex.quote(path)} && echo yes || echo no"]).strip() == "yes"
