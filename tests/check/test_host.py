@@ -135,4 +135,7 @@ def test_an_unreachable_server_is_one_unknown_soon(mail_server: MailServer, tmp_
     [unknown] = found.values()
     assert unknown["status"] == "UNKNOWN", unknown
     assert "root@198.51.100.250" in unknown["message"] and "skipped" in unknown["message"]
-    assert unknown["fix"] == "check that the server is up and reachable: ssh root@198.51.100.250"
+    # A sandbox inventory is logged in to with its sandbox's key: there is none at that address.
+    assert "no sandbox has the address 198.51.100.250" in unknown["message"]
+    assert unknown["fix"] == ("start one with `provision sandbox up NAME` (`provision sandbox list` shows "
+                              "them), put its address in the inventory and run `provision apply`")
