@@ -10,11 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import paramiko
-
-# The SSH login the directory commands use: a sandbox's key, or the user's known hosts.
-from provision.directory.connect import _ssh as ssh_login
-from provision.errors import ProvisionError
+from provision import remote
 from provision.inventory.model import Inventory
 from provision.layout import COLLECTIONS, DAV_SYNC, SHARES
 
@@ -23,43 +19,33 @@ TIMEOUT = 60
 
 @dataclass
 class Server:
-    client: paramiko.SSHClient
-    host: str
+    connection: remote.Connection
+    host: str  # the server's name, for messages
 
-    def run(self, command: str) -> str:
-        """Run a command as the SSH user (root); its output, or ProvisionError with its complaint."""
-        _, stdout, stderr = self.client.exec_command(command, timeout=TIMEOUT)
-        status = stdout.channel.recv_exit_status()
-        out, err = stdout.read().decode(), stderr.read().decode()
-        if status != 0:
-            complaint = (err or out).strip()[-300:]
-            raise ProvisionError(f"on {self.host}: {command.split()[0]} failed: {complaint}",
-                                 "has `provision apply` run with the radicale role?")
-        return out
+    def run(self, argv: list[str], stdin: bytes = b"") -> str:
+        """Run argv as root; its output, or CommandFailed with its complaint."""
+        return self.connection.run(argv, stdin=stdin, timeout=TIMEOUT,
+                                   hint="has `provision apply` run with the radicale role?").text
 
     def exists(self, owner: str, name: str) -> bool:
         path = shlex.quote(f"{COLLECTIONS}/{owner}/{name}/.Radicale.props")
-        return self.run(f"test -f {path} && echo yes || echo no").strip() == "yes"
+        return self.run(["sh", "-c", f"test -f {path} && echo yes || echo no"]).strip() == "yes"
 
     def read_shares(self) -> str:
-        return self.run(f"cat {SHARES} 2>/dev/null || true")
+        return self.run(["sh", "-c", f"cat {SHARES} 2>/dev/null || true"])
 
     def write_shares(self, text: str) -> None:
         """Replace the file whole; Radicale (group radicale) reads it, nobody else."""
         new = f"{SHARES}.new"
-        with self.client.open_sftp() as sftp, sftp.open(new, "w") as file:
-            file.write(text)
-        self.run(f"chown root:radicale {new} && chmod 0640 {new} && mv {new} {SHARES}")
+        self.run(["sh", "-c", f"umask 077 && cat > {new} && chown root:radicale {new} && chmod 0640 {new} "
+                              f"&& mv {new} {SHARES}"], stdin=text.encode())
 
     def sync(self) -> list[str]:
         """Run provision-dav-sync now; the changes it made, one per line."""
-        return [line for line in self.run(f"python3 {DAV_SYNC}").splitlines() if line]
+        return [line for line in self.run(["python3", DAV_SYNC]).splitlines() if line]
 
 
 @contextmanager
 def connect(inventory: Inventory) -> Iterator[Server]:
-    client = ssh_login(inventory)
-    try:
-        yield Server(client, inventory.settings.hostname)
-    finally:
-        client.close()
+    with remote.connect(remote.login_of(inventory)) as connection:
+        yield Server(connection, inventory.settings.hostname)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from provision.errors import UsageError
+from provision.inventory.values import LOGIN_PATTERN
 
 # A person's collection: OWNER/NAME, as in https://HOST/OWNER/NAME/ (uids are provision's logins).
-_COLLECTION = re.compile(r"(?P<owner>[a-z][a-z0-9._-]{0,31})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})")
+_COLLECTION = re.compile(rf"(?P<owner>{LOGIN_PATTERN})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{{0,127}})")
 
 
 class Access(StrEnum):

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from provision import files
+from provision import secretfile
 from provision.archive import transport
 from provision.archive.manifest import MANIFEST
 from provision.archive.reader import ArchiveReader
@@ -81,7 +81,7 @@ def _pack(args: argparse.Namespace, console: Console) -> int:
     archive = Path(args.archive)
     if not (archive / MANIFEST).is_file():
         raise UsageError(f"{archive} is not a finished archive (no {MANIFEST})")
-    passphrase = _passphrase(Path(args.passphrase_file)) if args.passphrase_file else None
+    passphrase = secretfile.read(args.passphrase_file, "passphrase") if args.passphrase_file else None
     packed = transport.pack(archive, archive.with_name(archive.name + ".tar"))
     if args.age_recipient or passphrase:
         try:
@@ -92,16 +92,6 @@ def _pack(args: argparse.Namespace, console: Console) -> int:
     console.result({"file": str(packed), "bytes": packed.stat().st_size},
                    f"{packed} ({packed.stat().st_size} bytes)")
     return ExitStatus.OK
-
-
-def _passphrase(path: Path) -> str:
-    try:
-        lines = files.read_text(path).splitlines()
-    except OSError as bad:
-        raise UsageError(f"cannot read the passphrase file: {bad}") from None
-    if not lines or not lines[0]:
-        raise UsageError(f"{path} holds no passphrase on its first line")
-    return lines[0]
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:

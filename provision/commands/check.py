@@ -1,4 +1,4 @@
-"""`provision check TARGET...`: check the DNS (and later the services and host) of customers' mail."""
+"""`provision check TARGET...`: check the DNS, the services and the host of customers' mail servers."""
 
 from __future__ import annotations
 

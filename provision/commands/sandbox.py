@@ -69,6 +69,7 @@ def _ssh(args: argparse.Namespace, console: Console) -> int:
     machine.require_root()
     machine.load(args.name)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    # OpenSSH, not provision.remote: a person's login wants ssh's terminal handling and prompts.
     argv = access.ssh_argv(args.name, batch=bool(command))
     os.execv(program(argv[0]), [*argv, *command])
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ldap3.core.exceptions import LDAPException
 
-from provision import files
+from provision import files, secretfile
 from provision.console import Console, table
 from provision.directory import groups, mailstore, users
 from provision.directory.connect import base_dn, connect
@@ -152,14 +152,10 @@ def _valid(inventory: Inventory, people: People, user: User, before: User | None
 
 def _given_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
-        password = sys.stdin.read().removesuffix("\n")
-    elif args.password_file:
-        password = files.read_text(args.password_file).removesuffix("\n")
-    else:
-        return None
-    if not password:
-        raise UsageError("the password is empty")
-    return password
+        return secretfile.secret(sys.stdin.read(), "standard input", "password")
+    if args.password_file:
+        return secretfile.read(args.password_file, "password")
+    return None
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:

@@ -13,16 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import paramiko
-
-# The SSH login the directory commands use: a sandbox's key, or the user's known hosts.
-from provision.directory.connect import _ssh as ssh_login
-from provision.errors import ProvisionError
+from provision import remote
 from provision.inventory.model import Inventory
 
 MAIL_ROOT = "/var/vmail"
 ARCHIVE = f"{MAIL_ROOT}/.removed"  # no domain is named without a dot, so no mailbox lands here
 TIMEOUT = 120
+HINT = "has `provision apply` run on this server?"
 # Everything but "admin": members read, file, flag, delete and make folders, but cannot
 # hand the mailbox on to others.
 MEMBER_RIGHTS = ("lookup", "read", "write", "write-seen", "write-deleted", "insert", "post",
@@ -37,19 +34,10 @@ def home(address: str) -> str:
 
 @dataclass
 class MailStore:
-    client: paramiko.SSHClient
-    host: str
-    sudo: bool  # not root: commands go through sudo, which must not ask for a password
+    connection: remote.Connection
 
     def run(self, argv: Sequence[str]) -> str:
-        command = shlex.join(["sudo", "-n", *argv] if self.sudo else argv)
-        _, stdout, stderr = self.client.exec_command(command, timeout=TIMEOUT)
-        status = stdout.channel.recv_exit_status()
-        out, err = stdout.read().decode(), stderr.read().decode()
-        if status != 0:
-            raise ProvisionError(f"on {self.host}: {argv[0]} failed: {(err or out).strip()[-300:]}",
-                                 "has `provision apply` run on this server?")
-        return out
+        return self.connection.run(argv, timeout=TIMEOUT, hint=HINT).text
 
     def exists(self, path: str) -> bool:
         return self.run(["sh", "-c", f"test -e {shlex.quote(path)} && echo yes || echo no"]).strip() == "yes"
@@ -96,8 +84,5 @@ class MailStore:
 
 @contextmanager
 def mailstore(inventory: Inventory) -> Iterator[MailStore]:
-    client = ssh_login(inventory)
-    try:
-        yield MailStore(client, inventory.host.address, sudo=inventory.host.user != "root")
-    finally:
-        client.close()
+    with remote.connect(remote.login_of(inventory)) as connection:
+        yield MailStore(connection)

@@ -22,7 +22,9 @@ E = TypeVar("E", bound=Enum)
 # (198.51.100.0/24) validate; no real server is ever given one of them.
 _DOCUMENTATION = tuple(ip_network(net) for net in
                        ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
-_LOGIN = re.compile(r"[a-z][a-z0-9._-]{0,31}")
+# provision's login names (uids, group names, the SSH user): the programs on the server use the same rule.
+LOGIN_PATTERN = r"[a-z][a-z0-9._-]{0,31}"
+_LOGIN = re.compile(LOGIN_PATTERN)
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL_PART = re.compile(rf"{_ATOM}(\.{_ATOM})*")

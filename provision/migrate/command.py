@@ -17,15 +17,14 @@ from provision.archive.writer import ArchiveWriter
 from provision.commands import arguments
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError, UsageError
-from provision.migrate import accounts as directory_move
-from provision.migrate import davsides
+from provision.migrate import davsides, directory
 from provision.migrate import report as reports
-from provision.migrate.collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
 from provision.migrate.dav import parse_url as parse_dav_url
+from provision.migrate.dav_collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
 from provision.migrate.davsides import CollectionEndpoint
 from provision.migrate.endpoints import (
     Account,
-    ImapEndpoint,
+    MailEndpoint,
     Tls,
     inventory_endpoint,
     kind_of,
@@ -75,7 +74,7 @@ def add_common(parser: argparse.ArgumentParser, secrets_for: str) -> None:
                         help=f"what earlier runs saw (default {default_path()})")
     parser.add_argument("--report", metavar="FILE.html|FILE.md", type=Path,
                         help="also write the verification report for the customer")
-    directory_move.add_options(parser)
+    directory.add_options(parser)
 
 
 def add_target_secrets(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +98,7 @@ def _secrets(args: argparse.Namespace) -> SecretOptions:
     return SecretOptions(args.password_file, args.password_stdin, args.oauth2_token_file)
 
 
-def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account], ImapEndpoint]:
+def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account], MailEndpoint]:
     """The accounts SOURCE names (after --users and --map) and how to open them."""
     kind, maps, users = kind_of(spec), parse_maps(args.map), _users(args)
     if kind == "imap":
@@ -107,27 +106,27 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
         if not url.user:
             raise UsageError(f"{spec}: name the account (imaps://USER@HOST) or give an accounts file")
         accounts = [Account(url.user, url.user, url)]
-        endpoint = ImapEndpoint(_tls(args), _secrets(args), url)
+        endpoint = MailEndpoint(_tls(args), _secrets(args), url)
     elif kind == "accounts":
         accounts = read_accounts(Path(spec))
-        endpoint = ImapEndpoint(_tls(args), _secrets(args))
+        endpoint = MailEndpoint(_tls(args), _secrets(args))
     elif kind == "dav":
         url = parse_dav_url(spec)
         if not url.user:
             raise UsageError(f"{spec}: name the account (https://USER@HOST/)")
         accounts = [Account(url.user, url.user)]
-        endpoint = ImapEndpoint(_tls(args), _secrets(args))  # no mail: only calendars and contacts
+        endpoint = MailEndpoint(_tls(args), _secrets(args))  # no mail: only calendars and contacts
     elif kind == "local":
         if len(users) != 1:
             raise UsageError(f"{spec}: say whose mail it is with --users ADDRESS (one)")
         refuse_links(Path(spec))
         accounts = [Account(users[0], users[0])]
-        endpoint = ImapEndpoint(_tls(args), _secrets(args), local=Path(spec))
+        endpoint = MailEndpoint(_tls(args), _secrets(args), local=Path(spec))
     elif kind == "inventory":
         if not users:
             raise UsageError("name the mailboxes to take from our server with --users")
         accounts = [Account(user, user) for user in users]
-        endpoint = ImapEndpoint(_tls(args), _secrets(args), mailboxes=inventory_endpoint(spec))
+        endpoint = MailEndpoint(_tls(args), _secrets(args), mailboxes=inventory_endpoint(spec))
     else:
         raise UsageError(f"{spec} is an archive: use `provision import` to load it into a server")
     accounts = select(accounts, users)
@@ -136,16 +135,16 @@ def source_accounts(spec: str, args: argparse.Namespace) -> tuple[list[Account],
 
 
 def target_endpoint(spec: str, args: argparse.Namespace, secrets: SecretOptions
-                    ) -> tuple[ImapEndpoint, str | None]:
+                    ) -> tuple[MailEndpoint, str | None]:
     """How to open target accounts, and the single account a URL with a user names."""
     kind = kind_of(spec)
     if kind == "imap":
         url = parse_url(spec)
-        return ImapEndpoint(_tls(args), secrets, url), url.user
+        return MailEndpoint(_tls(args), secrets, url), url.user
     if kind == "dav":
-        return ImapEndpoint(_tls(args), secrets), parse_dav_url(spec).user
+        return MailEndpoint(_tls(args), secrets), parse_dav_url(spec).user
     if kind == "inventory":
-        return ImapEndpoint(_tls(args), secrets, mailboxes=inventory_endpoint(spec)), None
+        return MailEndpoint(_tls(args), secrets, mailboxes=inventory_endpoint(spec)), None
     raise UsageError(f"{spec}: the target must be an imaps:// or https:// URL or an inventory directory")
 
 
@@ -188,13 +187,13 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     target, named = target_endpoint(args.target, args, target_secrets)
     accounts = _single_target(accounts, named, parse_maps(args.map))
     state = _state(args)
-    directory_move.move(args, console, args.source, args.target)
+    directory.move(args, console, args.source, args.target)
     mail = "dav" not in (kind_of(args.source), kind_of(args.target))
     source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     target_sides = _collection_endpoint(args.target, args, target_secrets, True)
     jobs = [Job(account.source_user, account.target_user,
-                _imap_source(source, account, state) if mail else _no_mail(account),
-                _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
+                _mail_source(source, account, state) if mail else _no_mail(account),
+                _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
                 _pair(source_sides, target_sides, account)) for account in accounts]
     try:
         return _finish("migrate", args, console, jobs)
@@ -215,7 +214,7 @@ def export(args: argparse.Namespace, console: Console) -> int:
                                {"kind": kind_of(args.source), "from": kind})
         if writer.resumed:
             console.info(f"resuming the unfinished export in {args.output}")
-        directory_move.export(args, console, args.source, writer)
+        directory.export(args, console, args.source, writer)
     lock = threading.Lock()
 
     def sink_for(account: Account) -> Callable[[Throttle], Sink]:
@@ -236,7 +235,7 @@ def export(args: argparse.Namespace, console: Console) -> int:
     source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     mail = kind_of(args.source) != "dav"
     jobs = [Job(account.source_user, account.target_user,
-                _imap_source(source, account, state) if mail else _no_mail(account), sink_for(account),
+                _mail_source(source, account, state) if mail else _no_mail(account), sink_for(account),
                 None if source_sides is None else davsides.pair(
                     source_sides, collections_for, account.source_user, account.target_user,
                     account.password_file)) for account in accounts]
@@ -286,11 +285,11 @@ def import_(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSource(reader, reader.user(account.source_user))
         return make
 
-    directory_move.move(args, console, str(archive), args.target)
+    directory.move(args, console, str(archive), args.target)
     mail = kind_of(args.target) != "dav"
     target_sides = _collection_endpoint(args.target, args, _secrets(args), True)
     jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),
-                _imap_sink(target, account, state) if mail else (lambda _: NullSink()),
+                _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
                 _pair(davsides.archive(archive), target_sides, account)) for account in accounts]
     try:
         return _finish("import", args, console, jobs, source_label=str(archive))
@@ -334,7 +333,7 @@ def _no_mail(account: Account) -> Callable[[Throttle], Source]:
     return lambda _: NoMail(account.source_user)
 
 
-def _imap_source(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
+def _mail_source(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
     if endpoint.local is not None:
         local = endpoint.local
         return lambda _: LocalMail(local, account.source_user)
@@ -345,7 +344,7 @@ def _imap_source(endpoint: ImapEndpoint, account: Account, state: State) -> Call
     return make
 
 
-def _imap_sink(endpoint: ImapEndpoint, account: Account, state: State) -> Callable[[Throttle], Sink]:
+def _mail_sink(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Sink]:
     def make(throttle: Throttle) -> Sink:
         return ImapSink(endpoint.account(account.target_user, throttle,
                                          password_file=account.target_password_file), state)

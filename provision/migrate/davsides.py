@@ -9,8 +9,8 @@ from pathlib import Path
 
 from provision.archive.reader import ArchiveReader
 from provision.inventory.load import load as load_inventory
-from provision.migrate.collections import ArchiveCollections, CollectionSide
 from provision.migrate.dav import DavAccount, parse_url
+from provision.migrate.dav_collections import ArchiveCollections, CollectionSide
 from provision.migrate.imap import tls_context
 from provision.migrate.local import LocalCollections
 from provision.migrate.radicale import ServerCollections

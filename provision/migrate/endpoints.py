@@ -131,8 +131,10 @@ def select(accounts: list[Account], users: list[str] | None) -> list[Account]:
     return [account for account in accounts if account.source_user in users]
 
 
-class ImapEndpoint:
-    """Opens IMAP accounts on a provider's server (TLS verified) or, for an inventory, on ours over SSH."""
+class MailEndpoint:
+    """Where one side of a move keeps its mail: IMAP at a provider (TLS verified), our server's mailboxes
+    over SSH (an inventory), or a local folder (local: Takeout, mbox, Maildir). A side with calendars and
+    contacts only (a DAV URL) has no mail: its accounts are never opened."""
 
     def __init__(self, tls: Tls, secrets: SecretOptions, url: ImapUrl | None = None,
                  mailboxes: ServerMailboxes | None = None, local: Path | None = None):

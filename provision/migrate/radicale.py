@@ -11,14 +11,11 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import shlex
 import threading
 
-import paramiko
-
+from provision import remote
 from provision.archive import ArchiveError
 from provision.archive.names import safe_name
-from provision.directory.connect import _ssh as ssh_login
 from provision.inventory.model import Inventory
 from provision.layout import LOGINS, RADICALE_STORAGE, RADICALE_STORAGE_PROGRAM
 from provision.migrate import AccountError
@@ -34,39 +31,37 @@ class ServerCollections:
     def __init__(self, inventory: Inventory):
         self.inventory = inventory
         self.label = inventory.settings.hostname
-        self._client: paramiko.SSHClient | None = None
+        self._connection: remote.Connection | None = None
         self._logins: dict[str, str] | None = None
         self._lock = threading.Lock()
 
+    def _remote(self, argv: list[str], stdin: bytes = b"") -> remote.Output:
+        """argv run over the connection, made by the first command (the caller holds the lock)."""
+        try:
+            if self._connection is None:
+                self._connection = remote.connect(remote.login_of(self.inventory))
+            return self._connection.run(argv, stdin=stdin, timeout=TIMEOUT, check=False)
+        except remote.Unreachable as bad:
+            raise AccountError(bad.message, bad.hint) from None
+
     def _run(self, arguments: list[str], stdin: bytes = b"") -> bytes:
         with self._lock:
-            if self._client is None:
-                self._client = ssh_login(self.inventory)
             # The radicale role's program, as the radicale user holding Radicale's lock on the storage.
-            command = " ".join(shlex.quote(part) for part in [
-                "runuser", "-u", "radicale", "--", "flock", f"{RADICALE_STORAGE}/.Radicale.lock",
-                "python3", RADICALE_STORAGE_PROGRAM, *arguments])
-            channel_in, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
-            if stdin:
-                channel_in.write(stdin)
-            channel_in.channel.shutdown_write()
-            out = stdout.read()
-            status = stdout.channel.recv_exit_status()
-            if status != 0:
-                complaint = stderr.read().decode("utf-8", "replace").strip()[-300:]
+            done = self._remote(["runuser", "-u", "radicale", "--", "flock",
+                                 f"{RADICALE_STORAGE}/.Radicale.lock",
+                                 "python3", RADICALE_STORAGE_PROGRAM, *arguments], stdin)
+            if done.status != 0:
+                complaint = done.stderr.decode("utf-8", "replace").strip()[-300:]
                 raise AccountError(f"{self.label}: Radicale's storage refused {arguments[0]}: {complaint}",
                                    "has `provision apply` run with the radicale role?")
-            return out
+            return done.stdout
 
     def login(self, address: str, required: bool) -> str | None:
         """The uid whose collections belong to address (the login map of provision-dav-sync); None for
         a source person the map does not know yet (who then has no collections)."""
         with self._lock:
             if self._logins is None:
-                if self._client is None:
-                    self._client = ssh_login(self.inventory)
-                _, stdout, _ = self._client.exec_command(f"cat {LOGINS}", timeout=TIMEOUT)
-                self._logins = json.loads(stdout.read() or b"{}")
+                self._logins = json.loads(self._remote(["cat", LOGINS]).stdout or b"{}")
         uid = self._logins.get(address.lower())
         if uid is None and "@" not in address:
             return address
@@ -81,9 +76,9 @@ class ServerCollections:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 class ServerAccount:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from provision.console import Console
 from provision.migrate import AccountError
-from provision.migrate.collections import CollectionSide, copy_collections
 from provision.migrate.copier import copy_folder, plan_folder
+from provision.migrate.dav_collections import CollectionSide, copy_collections
 from provision.migrate.folders import Folder
 from provision.migrate.imap import Throttle
 from provision.migrate.progress import Progress

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from provision import files
+from provision import secretfile
 from provision.errors import UsageError
 from provision.migrate.imap import Credentials
 
@@ -33,9 +33,9 @@ class SecretOptions:
 
         def read() -> Credentials:
             if token_file:
-                return Credentials(user, token=_first_line(token_file, "OAuth2 token"))
+                return Credentials(user, token=secretfile.read(token_file, "OAuth2 token"))
             if password_file:
-                return Credentials(user, password=_first_line(password_file, "password"))
+                return Credentials(user, password=secretfile.read(password_file, "password"))
             return Credentials(user, password=self._stdin_or_prompt(user))
         return read
 
@@ -51,16 +51,6 @@ class SecretOptions:
                                      "give --password-file, --password-stdin or --oauth2-token-file")
                 self._prompted[user] = getpass.getpass(f"password for {user}: ")
             return self._prompted[user]
-
-
-def _first_line(path: str, what: str) -> str:
-    try:
-        lines = files.read_text(path).splitlines()
-    except OSError as bad:
-        raise UsageError(f"cannot read the {what} file: {bad}") from None
-    if not lines or not lines[0]:
-        raise UsageError(f"{path} holds no {what} on its first line")
-    return lines[0]
 
 
 def account_url(spec: str, scheme: str, form: str) -> tuple[SplitResult, str | None]:

@@ -1,8 +1,7 @@
-"""How ssh and Ansible reach a sandbox: keys, known host key, ssh config, inventory."""
+"""How provision, ssh and Ansible reach a sandbox: keys, known host key, ssh config, inventory."""
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from provision import remote
 from provision.process import run
 from provision.sandbox.paths import INVENTORY, SSH_CONFIG, STATE_DIR, sandbox_dir
 
@@ -83,12 +83,17 @@ def ansible_connection_vars(box: Sandbox) -> dict[str, str]:
 
 
 def ssh_argv(name: str, *, batch: bool = True) -> list[str]:
-    """ssh to the sandbox; batch mode never prompts, which suits everything but a login."""
+    """OpenSSH to the sandbox, for `provision sandbox ssh`: a person's terminal, with ssh's own prompts,
+    escapes and terminal handling (provision's own commands go through provision.remote); batch mode
+    never prompts, which suits everything but a login."""
     return ["ssh", "-F", str(sandbox_dir(name) / "ssh_config"), "-o", f"BatchMode={'yes' if batch else 'no'}",
             "-o", "ConnectTimeout=10", name]
 
 
-def ssh(name: str, argv: Sequence[str], *, timeout: float = 120, check: bool = True,
+def ssh(box: Sandbox, argv: Sequence[str], *, timeout: float = 120, check: bool = True,
         input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run argv on the sandbox, argument boundaries kept exactly."""
-    return run([*ssh_argv(name), shlex.join(argv)], timeout=timeout, check=check, input=input)
+    """Run argv on the sandbox, argument boundaries kept exactly; check: a failure raises CommandFailed."""
+    with remote.connect(remote.login_to_sandbox(box)) as connection:
+        done = connection.run(argv, stdin=(input or "").encode(), timeout=timeout, check=check)
+    return subprocess.CompletedProcess(list(argv), done.status, done.text,
+                                       done.stderr.decode(errors="replace"))

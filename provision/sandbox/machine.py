@@ -273,10 +273,10 @@ def _wait_until_booted(box: Sandbox, nspawn: subprocess.Popen[bytes], console: C
             raise ProvisionError(f"sandbox {box.name} did not open SSH within {BOOT_TIMEOUT} s")
         time.sleep(0.1)
     left = max(5.0, deadline - time.monotonic())
-    state = access.ssh(box.name, ["systemctl", "is-system-running", "--wait"], timeout=left,
+    state = access.ssh(box, ["systemctl", "is-system-running", "--wait"], timeout=left,
                        check=False).stdout.strip()
     if state == "degraded":
-        failed = access.ssh(box.name, ["systemctl", "--failed", "--plain", "--no-legend"], timeout=10)
+        failed = access.ssh(box, ["systemctl", "--failed", "--plain", "--no-legend"], timeout=10)
         units = [line.split()[0] for line in failed.stdout.splitlines() if line.strip()]
         console.warn(f"sandbox {box.name} is degraded; failed units: {', '.join(units)}")
     elif state != "running":

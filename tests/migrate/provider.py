@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provision.sandbox import access
+from provision.sandbox import access, machine
 from tests.marks import starts
 
 CONFIG = """\
@@ -102,7 +102,8 @@ class Provider:
         return f"imaps://{user}@{self.address}"
 
     def ssh(self, script: str, input: str | None = None) -> str:
-        done = access.ssh(self.name, ["sh", "-c", script], input=input, timeout=600, check=False)
+        done = access.ssh(machine.load(self.name), ["sh", "-c", script], input=input, timeout=600,
+                          check=False)
         if done.returncode != 0:
             raise AssertionError(f"{script[:60]!r} failed on {self.name}: {done.stderr}{done.stdout}")
         return done.stdout

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from provision.directory.ldif import entries
-from provision.migrate.accounts import _entry
+from provision.migrate.directory import _entry
 from provision.migrate.items import digest, join, split
 from provision.migrate.local import LocalMail, _labels
 

@@ -1,8 +1,8 @@
 """The host area: the server itself, seen over SSH: services, disk, queue, updates, certificate, drift.
 
-ssh connects, facts gathers everything in one script per target and parses it; each other module
-judges one concern. Only inventory targets have a host to log in to; for a bare domain the area
-reports nothing.
+ssh names the target's server (provision.remote logs in to it), facts gathers everything in one
+script per target and parses it; each other module judges one concern. Only inventory targets
+have a host to log in to; for a bare domain the area reports nothing.
 """
 
 from __future__ import annotations

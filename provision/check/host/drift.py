@@ -17,12 +17,13 @@ import shlex
 import time
 from pathlib import PurePosixPath
 
+from provision import remote
 from provision.ansible import PLAYBOOKS
 from provision.ansible.placeholders import PLACEHOLDER
 from provision.check.context import CheckModule, Context
 from provision.check.host import facts, result
 from provision.check.host.rendering import Render, RenderError
-from provision.check.host.ssh import Unreachable, server_of
+from provision.check.host.ssh import server_of
 from provision.check.model import Check, Status
 
 DRIFT = "host.drift"
@@ -43,7 +44,7 @@ def run(context: Context, domain: str) -> list[Check]:
         left = context.options.check_timeout - FETCH_SECONDS - (time.monotonic() - started)
         files = rendering.files(max(left, 1.0))
         found = fetch(gathered.session, [file.path for file in files])
-    except (RenderError, Unreachable) as error:
+    except (RenderError, remote.Unreachable) as error:
         return [result(DRIFT, Status.UNKNOWN, str(error))]
     finally:
         rendering.cancel()
@@ -71,7 +72,7 @@ def fetch(session: facts.Session, paths: list[PurePosixPath]) -> dict[PurePosixP
         try:
             content = base64.b64decode(section.text, validate=True)
         except binascii.Error:
-            raise Unreachable(f"{name} came back garbled", "run the check again") from None
+            raise remote.Unreachable(f"{name} came back garbled", "run the check again") from None
         found[PurePosixPath(name)] = content.decode(errors="replace")
     return found
 

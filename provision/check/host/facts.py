@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import paramiko
 from cryptography import x509
 
+from provision import remote
 from provision.check.context import Context
 from provision.check.host import AREA
-from provision.check.host.ssh import Server, Unreachable, connect, execute, server_of
+from provision.check.host.ssh import Server, execute, server_of
 from provision.check.model import Check, Status
 from provision.inventory.model import TlsMode
 from provision.layout import CERTIFICATE
@@ -83,9 +83,11 @@ class Facts:
 
 
 def units(server: Server) -> tuple[str, ...]:
-    """The services the inventory's roles run: base, directory, dkim, postfix, dovecot; ACME's web server."""
+    """The services the inventory's roles start: base, directory, dkim, postfix, dovecot, radicale (and
+    its directory sync), web; with ACME the tls role's challenge server and certbot's renewals."""
     acme = ("lighttpd", "certbot.timer") if server.inventory.settings.tls_mode is TlsMode.ACME else ()
-    return ("nftables", "slapd", "opendkim", "postfix", "dovecot", *acme)
+    return ("nftables", "slapd", "opendkim", "postfix", "dovecot", "radicale", "provision-dav-sync.timer",
+            "nginx", *acme)
 
 
 PRELUDE = """export LC_ALL=C
@@ -130,7 +132,8 @@ def parse(output: str, unit_names: tuple[str, ...]) -> Facts:
 
     now = fact("now", lambda section: int(section.text))
     if now is None:
-        raise Unreachable(f"the server's answer could not be read: {output[:200]!r}", "run the check again")
+        raise remote.Unreachable(f"the server's answer could not be read: {output[:200]!r}",
+                                 "run the check again")
     return Facts(
         now=now,
         services=parse_services(sections.get("services", Section((), 1)), unit_names),
@@ -235,15 +238,15 @@ class Session:
 
     server: Server | None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    client: paramiko.SSHClient | None = None
+    connection: remote.Connection | None = None
     facts: Facts | None = None
-    failure: Unreachable | None = None
+    failure: remote.Unreachable | None = None
     failure_reported: bool = False
 
     def run(self, text: str) -> str:
         """Run a script over the session's connection (gather() made it)."""
-        assert self.client is not None
-        return execute(self.client, text, COMMAND_TIMEOUT)
+        assert self.connection is not None
+        return execute(self.connection, text, COMMAND_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,7 @@ def gather(context: Context, check_id: str) -> Found | list[Check]:
     failure = session.failure
     assert failure is not None
     return [Check(check_id, AREA, Status.UNKNOWN,
-                  f"{session.server.login}: {failure}; the other host checks were skipped", failure.fix)]
+                  f"{session.server.login}: {failure}; the other host checks were skipped", failure.hint)]
 
 
 def quietly(context: Context) -> Found | None:
@@ -304,17 +307,17 @@ def _connect(session: Session, server: Server, context: Context) -> None:
     if session.facts is None and session.failure is None:
         try:
             session.facts = _gather(session, server, context.options.timeout)
-        except Unreachable as error:
+        except remote.Unreachable as error:
             session.failure = error
 
 
 def _gather(session: Session, server: Server, timeout: float) -> Facts:
-    client = connect(server, timeout)
-    session.client = client
+    connection = remote.connect(server.ssh, timeout)
+    session.connection = connection
     # Closed when the runner lets go of the target's context: drift may still need the connection.
-    weakref.finalize(session, client.close)
+    weakref.finalize(session, connection.close)
     unit_names = units(server)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        updates = pool.submit(execute, client, UPDATES_SCRIPT, COMMAND_TIMEOUT)
-        output = execute(client, script(unit_names), COMMAND_TIMEOUT)
+        updates = pool.submit(execute, connection, UPDATES_SCRIPT, COMMAND_TIMEOUT)
+        output = execute(connection, script(unit_names), COMMAND_TIMEOUT)
         return parse(output + updates.result(), unit_names)

@@ -12,9 +12,9 @@ from provision.check.model import Check, Options, Status
 from provision.check.services import each_server, failed, no_tls_port, result
 from provision.check.services.net import (
     TLS_PORTS,
+    NoConnection,
     Server,
     ServiceError,
-    Unreachable,
     Untrusted,
     handshake,
     tls_context,
@@ -46,7 +46,7 @@ def _server(context: Context, server: Server) -> list[Check]:
     for port in TLS_PORTS:
         try:
             served.append(_fetch(server, port, context.options))
-        except Unreachable:  # the other checks' finding
+        except NoConnection:  # the other checks' finding
             continue
         except ServiceError as error:
             return [failed(CERTIFICATE, error, FIX_TRUST)]

@@ -10,10 +10,10 @@ from provision.check.services.net import (
     IMAP,
     IMAPS,
     Connection,
+    NoConnection,
     ProtocolError,
     Server,
     ServiceError,
-    Unreachable,
     tls_context,
 )
 
@@ -39,7 +39,7 @@ def _server(context: Context, server: Server) -> list[Check]:
         # 143 should be closed: a firewall's silence is decided quickly, not after the whole timeout.
         wait = min(timeout, FILTERED_SECONDS)
         plain = _capabilities(Connection(server, IMAP, timeout, connect_timeout=wait))
-    except Unreachable:
+    except NoConnection:
         return [result(IMAP_TLS, Status.OK, f"{server.at(IMAPS)}: {' '.join(logins)}; port 143 closed")]
     except ServiceError as error:
         return [failed(IMAP_TLS, error, FIX_143)]

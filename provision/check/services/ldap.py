@@ -12,7 +12,7 @@ from ldap3.core.exceptions import LDAPBindError, LDAPException
 from provision.check.context import CheckModule, Context
 from provision.check.model import Check, Status
 from provision.check.services import each_server, result
-from provision.check.services.net import FILTERED_SECONDS, LDAP, LDAPS, Server, Unreachable, connect
+from provision.check.services.net import FILTERED_SECONDS, LDAP, LDAPS, NoConnection, Server, connect
 
 ANONYMOUS = "services.ldap.anonymous"
 PEOPLE = "(|(objectClass=person)(objectClass=inetOrgPerson))"
@@ -40,7 +40,7 @@ def _server(context: Context, server: Server) -> list[Check]:
 def _reachable(server: Server, port: int, wait: float) -> bool:
     try:
         connect(server, port, wait).close()
-    except Unreachable:
+    except NoConnection:
         return False
     return True
 

@@ -24,7 +24,7 @@ class ServiceError(Exception):
     """A step failed; the message says where and at which step."""
 
 
-class Unreachable(ServiceError):
+class NoConnection(ServiceError):
     """The port did not accept a connection: refused, filtered or no route."""
 
 
@@ -100,9 +100,9 @@ def connect(server: Server, port: int, timeout: float) -> socket.socket:
     try:
         return socket.create_connection((str(server.address), port), timeout=timeout)
     except TimeoutError:
-        raise Unreachable(f"{server.at(port)}: no connection within {timeout:g} s (filtered?)") from None
+        raise NoConnection(f"{server.at(port)}: no connection within {timeout:g} s (filtered?)") from None
     except OSError as error:
-        raise Unreachable(f"{server.at(port)}: {error.strerror or error}") from None
+        raise NoConnection(f"{server.at(port)}: {error.strerror or error}") from None
 
 
 class Connection:

@@ -12,10 +12,10 @@ from provision.check.services import each_server, failed, result
 from provision.check.services.net import (
     SMTP,
     SUBMISSION,
+    NoConnection,
     Server,
     ServiceError,
     Smtp,
-    Unreachable,
     tls_context,
 )
 
@@ -43,7 +43,7 @@ def _probe(server: Server, port: int, timeout: float) -> Check:
             sender = smtp.command(f"MAIL FROM:<{SENDER}>")
             recipient = smtp.command(f"RCPT TO:<{RECIPIENT}>") if sender.code // 100 == 2 else sender
             smtp.command("RSET")
-    except Unreachable:
+    except NoConnection:
         return result(RELAY, Status.OK, f"{where} is closed: nothing to relay through")
     except ServiceError as error:
         return failed(RELAY, error, FIX)

@@ -8,9 +8,9 @@ from provision.check.services import each_server, failed, no_tls_port, result
 from provision.check.services.net import (
     TLS_PORTS,
     HandshakeFailed,
+    NoConnection,
     Server,
     ServiceError,
-    Unreachable,
     handshake,
     legacy_context,
 )
@@ -29,7 +29,7 @@ def _server(context: Context, server: Server) -> list[Check]:
     for port in TLS_PORTS:
         try:
             done = handshake(server, port, legacy_context(), context.options.timeout)
-        except Unreachable:  # the other checks' finding
+        except NoConnection:  # the other checks' finding
             continue
         except HandshakeFailed:
             refused.append(str(port))

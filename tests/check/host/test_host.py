@@ -35,7 +35,8 @@ def test_a_fresh_server_is_healthy(mail_server: MailServer, fresh: dict[str, dic
     judged_elsewhere = {"host.updates.security", "host.drift"}
     assert {key: found for key, found in fresh.items()
             if key not in judged_elsewhere and found["status"] != "OK"} == {}
-    assert "nftables, slapd, opendkim, postfix, dovecot" in fresh["host.services"]["message"]
+    assert fresh["host.services"]["message"] == ("running: nftables, slapd, opendkim, postfix, dovecot, "
+                                                 "radicale, provision-dav-sync.timer, nginx")
     # Updates may well be pending on a new server: the check says what apt says.
     upgrade = mail_server.host.ssh("apt-get -s -o Debug::NoLocking=true upgrade").stdout
     pending = [line for line in upgrade.splitlines() if line.startswith("Inst ") and "-security" in line]
@@ -142,4 +143,7 @@ def test_an_unreachable_server_is_one_unknown_soon(mail_server: MailServer, tmp_
     [unknown] = found.values()
     assert unknown["status"] == "UNKNOWN", unknown
     assert "root@198.51.100.250" in unknown["message"] and "skipped" in unknown["message"]
-    assert unknown["fix"] == "check that the server is up and reachable: ssh root@198.51.100.250"
+    # A sandbox inventory is logged in to with its sandbox's key: there is none at that address.
+    assert "no sandbox has the address 198.51.100.250" in unknown["message"]
+    assert unknown["fix"] == ("start one with `provision sandbox up NAME` (`provision sandbox list` shows "
+                              "them), put its address in the inventory and run `provision apply`")
