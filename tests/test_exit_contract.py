@@ -35,7 +35,7 @@ def test_migrate_refuses_no_workers_before_it_makes_anything(tmp_path):
 def test_a_missing_password_file_is_one_line_and_exit_2():
     done = provision("users", "passwd", str(EXAMPLE), "anna", "--password-file", "/nonexistent", env=ENV)
     assert done.returncode == 2
-    assert done.stderr == "provision: /nonexistent: cannot read the password (No such file or directory)\n"
+    assert done.stderr == "provision: /nonexistent cannot be read (No such file or directory)\n"
 
 
 @pytest.mark.parametrize("argv", [["--json", "sandbox", "ssh", "x"],

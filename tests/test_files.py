@@ -14,7 +14,7 @@ from provision.archive.store import DirectoryStore
 from provision.files import Refused
 from provision.migrate.endpoints import read_accounts
 from provision.migrate.secrets import SecretOptions
-from tests.conftest import provision
+from tests.conftest import REPO, provision
 
 SECRET = "the-vault-password-of-another-customer\n"
 
@@ -68,7 +68,7 @@ def test_a_users_csv_that_is_a_link_is_refused(tmp_path: Path, secret: Path) -> 
 
 def test_inventory_files_that_are_links_are_refused(tmp_path: Path) -> None:
     inventory = tmp_path / "acme"
-    shutil.copytree(Path(__file__).parents[2] / "inventory.example", inventory)
+    shutil.copytree(REPO / "inventory.example", inventory)
     real = tmp_path / "hosts.yml"
     (inventory / "hosts.yml").rename(real)
     (inventory / "hosts.yml").symlink_to(real)
@@ -82,7 +82,7 @@ def test_a_certificate_file_an_inventory_names_must_be_pem_and_no_link(tmp_path:
                                                                       setting: str) -> None:
     """Ansible copies these to the customer's server: not a vault password, not through a link."""
     inventory = tmp_path / "acme"
-    shutil.copytree(Path(__file__).parents[2] / "inventory.example", inventory)
+    shutil.copytree(REPO / "inventory.example", inventory)
     settings = inventory / "group_vars/all/provision.yml"
     link = linked(tmp_path, "key.pem", secret)
     settings.write_text(settings.read_text().replace("provision_tls_mode: acme", "provision_tls_mode: files")
@@ -104,7 +104,7 @@ def test_an_archive_directory_with_a_linked_folder_is_not_followed(tmp_path: Pat
 
 
 def test_a_tsig_key_file_that_is_a_link_is_not_followed(tmp_path: Path, secret: Path) -> None:
-    shutil.copytree(Path(__file__).parents[2] / "inventory.example", tmp_path / "inventory")
+    shutil.copytree(REPO / "inventory.example", tmp_path / "inventory")
     link = linked(tmp_path, "secret.key", secret)
     done = provision("dns", "push", str(tmp_path / "inventory"), "--tsig-key", str(link),
                      "--server", "127.0.0.1", timeout=120)

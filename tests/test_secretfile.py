@@ -46,4 +46,4 @@ def test_a_file_of_several_lines_is_refused(tmp_path):
 def test_a_missing_file_is_refused(tmp_path):
     missing = tmp_path / "missing"
     assert _add_with(str(missing)) == [
-        f"provision: cannot read the password file {missing}: No such file or directory"]
+        f"provision: {missing} cannot be read (No such file or directory)"]
