@@ -7,14 +7,13 @@ A person's own further addresses are not aliases: they live on the person (users
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn
 
-from provision.directory.users import People
+from provision.directory.users import Branch
 
 OBJECT_CLASSES = ["nisMailAlias", "inetLocalMailRecipient"]
 ATTRIBUTES = ["cn", "mailLocalAddress", "rfc822MailMember"]
@@ -30,19 +29,8 @@ class Alias:
 
 
 @dataclass(frozen=True)
-class Aliases:
-    people: People
-    container: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "container", f"ou=aliases,{self.people.base}")
-
-    @property
-    def connection(self) -> ldap3.Connection:
-        return self.people.connection
-
-    def dn(self, address: str) -> str:
-        return f"cn={escape_rdn(address)},{self.container}"
+class Aliases(Branch):
+    ou: ClassVar[str] = "aliases"
 
 
 def _search(aliases: Aliases, search_filter: str) -> list[Alias]:

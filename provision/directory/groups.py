@@ -12,14 +12,14 @@ groupOfNames needs at least one member: a group cannot lose its last one (remove
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
+from ldap3.utils.dn import parse_dn
 
-from provision.directory.users import People
+from provision.directory.users import Branch
 
 OBJECT_CLASSES = ["groupOfNames", "inetLocalMailRecipient"]
 ATTRIBUTES = ["cn", "mailLocalAddress", "mailRoutingAddress", "member", "description"]
@@ -39,19 +39,8 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Groups:
-    people: People
-    container: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "container", f"ou=groups,{self.people.base}")
-
-    @property
-    def connection(self) -> ldap3.Connection:
-        return self.people.connection
-
-    def dn(self, name: str) -> str:
-        return f"cn={escape_rdn(name)},{self.container}"
+class Groups(Branch):
+    ou: ClassVar[str] = "groups"
 
 
 def _uid(dn: str) -> str:

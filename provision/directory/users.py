@@ -6,7 +6,7 @@ The connection is the rootDN's: it may read and write userPassword, which nobody
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
@@ -48,6 +48,25 @@ class People:
 
     def dn(self, uid: str) -> str:
         return f"uid={escape_rdn(uid)},{self.container}"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A container of cn=<name> entries beside the people (groups, aliases), on the people's connection."""
+
+    people: People
+    container: str = field(init=False)
+    ou: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "container", f"ou={self.ou},{self.people.base}")
+
+    @property
+    def connection(self) -> ldap3.Connection:
+        return self.people.connection
+
+    def dn(self, name: str) -> str:
+        return f"cn={escape_rdn(name)},{self.container}"
 
 
 def _names(name: str) -> dict[str, list[str]]:
