@@ -56,7 +56,8 @@ def test_a_login_is_refused_an_address_it_does_not_own(login, header, why):
 
 
 def test_two_from_headers_are_refused():
-    assert refusal("anna", "anna@example.test", "anna@example.test") == "a message may have only one From header"
+    assert refusal("anna", "anna@example.test", "anna@example.test") == (
+        "a message may have only one From header")
 
 
 def test_without_a_delimiter_a_tagged_address_is_its_own():
