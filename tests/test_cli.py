@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import subprocess
+import sys
 
 from provision import __version__
-from provision.cli import main
+from provision.cli import COMMANDS, build_parser, main
 from provision.console import table
+from provision.inventory import vault
 from tests.conftest import REPO, provision
 
 
@@ -28,6 +33,33 @@ def test_bad_usage_exits_2():
     done = provision("no-such-command")
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(action.choices for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction))
+
+
+def test_a_command_built_alone_reads_as_among_all():
+    every = _commands(build_parser())
+    assert list(every) == list(COMMANDS)
+    for name in COMMANDS:
+        alone = _commands(build_parser(["-v", "--json", name]))
+        assert {COMMANDS[other] for other in alone} == {COMMANDS[name]}  # its module's commands only
+        assert alone[name].format_help() == every[name].format_help()
+    for before in (["-h"], ["--he"], ["-vq"]):  # help, or flags the CLI does not look into: all
+        assert list(_commands(build_parser([*before, "users", "list"]))) == list(COMMANDS)
+
+
+def test_a_command_loads_only_what_it_needs():
+    """SSH, LDAP and the checks cost every call half a second; init and inventory check need none."""
+    program = ("import sys; from provision.cli import main; status = main(['inventory', 'check', "
+               "'inventory.example']); print(status, sorted({'paramiko', 'ldap3', 'provision.check.runner'} "
+               "& set(sys.modules)))")
+    password = REPO / "inventory.example/vault-password.example"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO,
+                          timeout=60, env={**os.environ, vault.PASSWORD_FILE_VARIABLE: str(password)})
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
 
 
 def test_global_options_stand_before_or_after_the_command(capsys):

@@ -27,6 +27,11 @@ from provision.process import run
 PASSWORD_FILE_VARIABLE = "PROVISION_VAULT_PASSWORD_FILE"
 VAULT_HEADER = "$ANSIBLE_VAULT;"
 
+# The clear text of each vault this process decrypted, by ciphertext and password file: one command reads
+# its vault in several places (the loader's checks, then the records or the connection), and each
+# ansible-vault run costs half a second of CPU. The same ciphertext and password give the same clear text.
+_decrypted: dict[tuple[str, str, bytes], str] = {}
+
 
 class VaultError(UsageError):
     """The vault of one inventory cannot be read: what is wrong, about which file, and the fix."""
@@ -95,16 +100,29 @@ def read(directory: Path) -> dict[str, Any]:
     if not key_file.is_file():
         raise VaultError(target, f"its password file {key_file} does not exist",
                          f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
-    done = run([*_argv("decrypt", key_file), str(target)], check=False)
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["ansible-vault failed"])[-1]
-        raise VaultError(target, f"cannot be decrypted with {key_file} ({reason})",
-                         f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
     try:
-        secrets = yaml.safe_load(done.stdout)
+        secrets = yaml.safe_load(_decrypt(target, encrypted, key_file))
     except yaml.YAMLError:
         secrets = None  # the decrypted text is not shown: it holds the secrets
     if not isinstance(secrets, dict):
         raise VaultError(target, "does not hold a mapping of vault_* names to secrets",
                          f"fix it with: ansible-vault edit --vault-password-file {key_file} {target}")
     return secrets
+
+
+def _decrypt(target: Path, encrypted: str, key_file: Path) -> str:
+    """The clear text of target, from ansible-vault once per process."""
+    try:
+        seen = (encrypted, str(key_file), key_file.read_bytes())
+    except OSError:
+        seen = None  # ansible-vault says what is wrong with the password file
+    if seen is not None and seen in _decrypted:
+        return _decrypted[seen]
+    done = run([*_argv("decrypt", key_file), str(target)], check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["ansible-vault failed"])[-1]
+        raise VaultError(target, f"cannot be decrypted with {key_file} ({reason})",
+                         f"set {PASSWORD_FILE_VARIABLE} to the file holding this inventory's vault password")
+    if seen:
+        _decrypted[seen] = done.stdout
+    return done.stdout

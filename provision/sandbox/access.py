@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from provision import remote
 from provision.process import run
 from provision.sandbox.paths import INVENTORY, SSH_CONFIG, STATE_DIR, sandbox_dir
 
@@ -93,6 +92,8 @@ def ssh_argv(name: str, *, batch: bool = True) -> list[str]:
 def ssh(box: Sandbox, argv: Sequence[str], *, timeout: float = 120, check: bool = True,
         input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run argv on the sandbox, argument boundaries kept exactly; check: a failure raises CommandFailed."""
+    from provision import remote  # paramiko costs commands that only look a sandbox up (init) 0.1 s
+
     with remote.connect(remote.login_to_sandbox(box)) as connection:
         done = connection.run(argv, stdin=(input or "").encode(), timeout=timeout, check=check)
     return subprocess.CompletedProcess(list(argv), done.status, done.text,

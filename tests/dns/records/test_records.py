@@ -14,6 +14,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from provision.cli import main
 from provision.dns import zonefile
 from provision.dns.records import (
     MailRecords,
@@ -25,12 +26,24 @@ from provision.dns.records import (
     policy_id,
 )
 from provision.dns.spf import check_host
+from provision.inventory import vault
 from provision.inventory.model import Inventory, TlsMode
 from provision.inventory.secrets import dkim_record
-from tests.dns.records.conftest import ZONES, edit_settings, run, zone_sections
+from tests.dns.records.conftest import EXAMPLE, ZONES, edit_settings, run, zone_sections
 from tests.dnsserver import SOA, AuthoritativeServer
 
 IPV4, IPV6 = "203.0.113.25", "2001:db8::25"
+
+
+def test_records_decrypt_the_vault_once(monkeypatch, capsys):
+    """Each ansible-vault run costs half a second: the loader's checks and the DKIM keys share one."""
+    decrypted = []
+    real = vault.run
+    monkeypatch.setattr(vault, "_decrypted", {}, raising=False)
+    monkeypatch.setattr(vault, "run", lambda argv, **options: decrypted.append(argv) or real(argv, **options))
+    assert main(["dns", "records", str(EXAMPLE)]) == 0
+    assert "_domainkey" in capsys.readouterr().out
+    assert [argv[:2] for argv in decrypted] == [["ansible-vault", "decrypt"]]
 
 
 @pytest.fixture(scope="module")
