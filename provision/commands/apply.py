@@ -45,7 +45,7 @@ def _apply(args: argparse.Namespace, console: Console) -> int:
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
     connection = _connection_vars(inventory)
     outcome = run(Playbook.for_inventory(
-        "site.yml", inventory, {**inventory.settings.ansible_vars(), **connection},
+        "site.yml", inventory, {**inventory.ansible_vars(), **connection},
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
     ), console)
     unreachable = any(counts["unreachable"] for counts in outcome.stats.values())

@@ -32,7 +32,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{out} exists and is not empty", hint="give a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
     outcome = run(Playbook.for_inventory(
-        "render.yml", inventory, {**inventory.settings.ansible_vars(),
+        "render.yml", inventory, {**inventory.ansible_vars(),
                                  **placeholders.for_secrets(vault.read(args.dir)),
                                  "provision_render_dir": str(out)},
     ), console)

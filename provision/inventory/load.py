@@ -53,13 +53,14 @@ def load(directory: Path) -> Inventory:
     problems = Problems()
     host = _host(directory / HOSTS_FILE, problems)
     found = _settings(directory, problems)
+    role_vars = _role_vars(directory, problems)
     _vault(directory, found, problems)
     if problems.lines:
         count = len(problems.lines)
         raise ProblemsError(f"{directory}: {count} problem{'s' if count > 1 else ''} in the inventory",
                             problems.lines)
     assert host is not None
-    return Inventory(directory, host, Settings(**found))
+    return Inventory(directory, host, Settings(**found), role_vars)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -187,6 +188,29 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)
     return found
+
+
+def _role_vars(directory: Path, problems: Problems) -> dict[str, Any]:
+    """The roles' variables set in group_vars/all: in provision.yml beside the settings, or in a file
+    of their own there, as Ansible's own layout has it. Settings and secrets have their own files."""
+    role_vars: dict[str, Any] = {}
+    settings, secrets = directory / SETTINGS_FILE, directory / VAULT_FILE
+    for path in sorted(settings.parent.iterdir()):
+        if path == secrets or path.suffix not in (".yml", ".yaml"):
+            continue
+        data = read_yaml(path, problems)
+        if not isinstance(data, dict):
+            if path != settings and data is not None:
+                problems.add(path, None, "must be a mapping of role variables", f"see {EXAMPLE}")
+            continue
+        if path != settings:
+            _no_templates(path, data, problems)
+            for key in (str(key) for key in data if str(key).startswith((PREFIX, "vault_"))):
+                problems.add(path, key, "belongs elsewhere",
+                             f"settings go in {SETTINGS_FILE}, secrets in {VAULT_FILE}")
+        role_vars.update({str(key): value for key, value in data.items()
+                          if not str(key).startswith((PREFIX, "vault_"))})
+    return role_vars
 
 
 def _no_templates(path: Path, data: Any, problems: Problems,

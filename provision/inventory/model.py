@@ -6,7 +6,7 @@ ansible_vars() is one mechanical mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -83,6 +83,12 @@ class Inventory:
     directory: Path
     host: Host
     settings: Settings
+    # The roles' own variables the customer sets (postfix_role_addresses_to, tls_names, ...): each
+    # role's defaults/main.yml documents them; they reach Ansible beside the settings.
+    role_vars: dict[str, Any] = field(default_factory=dict)
+
+    def ansible_vars(self) -> dict[str, Any]:
+        return {**self.role_vars, **self.settings.ansible_vars()}
 
 
 def plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 
 import pytest
 
@@ -77,3 +78,29 @@ def test_refuses_a_directory_with_files_in_it(tmp_path):
     done = provision("render", str(EXAMPLE), str(tmp_path), env=ENV)
     assert done.returncode == 2
     assert "exists and is not empty" in done.stderr
+
+
+def test_role_variables_in_the_inventory_reach_the_roles(tmp_path):
+    """A role's documented variable set beside the settings, or in a file of its own in group_vars/all,
+    is what the role renders with, as Ansible's own group_vars would be."""
+    inventory = tmp_path / "acme"
+    shutil.copytree(EXAMPLE, inventory)
+    settings = inventory / "group_vars/all/provision.yml"
+    settings.write_text(settings.read_text() + "\npostfix_role_addresses: [postmaster, abuse, security]\n")
+    (inventory / "group_vars/all/roles.yml").write_text("postfix_role_addresses_to: it@example.org\n")
+    done = provision("render", str(inventory), str(tmp_path / "out"), env=ENV)
+    assert done.returncode == 0, done.stderr + done.stdout
+    table = (tmp_path / "out/mail/postfix/etc/postfix/role-addresses").read_text()
+    assert "security@example.org it@example.org" in table
+    assert "postmaster@example.org it@example.org" in table
+
+
+def test_a_setting_or_a_template_in_a_role_variables_file_is_refused(tmp_path):
+    inventory = tmp_path / "acme"
+    shutil.copytree(EXAMPLE, inventory)
+    (inventory / "group_vars/all/roles.yml").write_text(
+        "provision_hostname: other.example.org\ntls_names: \"{{ lookup('pipe', 'id') }}\"\n")
+    done = provision("render", str(inventory), str(tmp_path / "out"), env=ENV)
+    assert done.returncode == 2
+    assert "roles.yml: provision_hostname: belongs elsewhere" in done.stderr
+    assert "roles.yml: tls_names: holds a Jinja template" in done.stderr

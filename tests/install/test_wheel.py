@@ -20,16 +20,17 @@ def test_the_version_and_where_the_playbooks_are(installed: Installed):
 
 
 def test_render_runs_from_the_package_outside_the_checkout(installed: Installed):
-    inventory = installed.workdir / "acme"
+    # Its own names: the session's other tests work in the same directory.
+    inventory = installed.workdir / "render-acme"
     shutil.copytree(REPO / "inventory.example", inventory)
     # A customer's own template, laid over the packaged one (the roles' links are made per run).
     override = inventory / "templates/base/etc/hostname.j2"
     override.parent.mkdir(parents=True)
     override.write_text("# managed by provision: the customer's own\n{{ provision_hostname }}\n")
     password = {"PROVISION_VAULT_PASSWORD_FILE": str(inventory / "vault-password.example")}
-    done = installed.provision("render", "acme", "out", env=password)
+    done = installed.provision("render", "render-acme", "render-out", env=password)
     assert done.returncode == 0, done.stderr + done.stdout
-    rendered = installed.workdir / "out/mail"
+    rendered = installed.workdir / "render-out/mail"
     assert "myhostname = mail.example.org\n" in (rendered / "postfix/etc/postfix/main.cf").read_text()
     assert (rendered / "base/etc/hostname").read_text() == ("# managed by provision: the customer's own\n"
                                                             "mail.example.org\n")
