@@ -52,8 +52,9 @@ def load(directory: Path) -> Inventory:
     """The inventory in directory, its vault included, checked."""
     problems = Problems()
     host = _host(directory / HOSTS_FILE, problems)
-    found = _settings(directory, problems)
-    role_vars = _role_vars(directory, problems)
+    role_vars: dict[str, Any] = {}
+    found = _settings(directory, problems, role_vars)
+    _role_files(directory, problems, role_vars)
     _vault(directory, found, problems)
     if problems.lines:
         count = len(problems.lines)
@@ -140,8 +141,9 @@ def _checked(path: Path, key: str, parse: Callable[[Any], Any], raw: Any, proble
         return None
 
 
-def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
-    """The settings that passed their checks, by field name; problems for the others."""
+def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any]) -> dict[str, Any]:
+    """The settings that passed their checks, by field name; problems for the others. The roles'
+    variables beside them go into role_vars."""
     path = directory / SETTINGS_FILE
     before = len(problems.lines)
     data = read_yaml(path, problems)
@@ -152,6 +154,7 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
         return {}
     _unknown_keys(path, data, problems)
     _no_templates(path, data, problems)
+    role_vars.update(_role_keys(data))
     found: dict[str, Any] = {}
 
     def take(name: str, parse: Callable[[Any], Any]) -> None:
@@ -190,27 +193,29 @@ def _settings(directory: Path, problems: Problems) -> dict[str, Any]:
     return found
 
 
-def _role_vars(directory: Path, problems: Problems) -> dict[str, Any]:
-    """The roles' variables set in group_vars/all: in provision.yml beside the settings, or in a file
-    of their own there, as Ansible's own layout has it. Settings and secrets have their own files."""
-    role_vars: dict[str, Any] = {}
+def _role_keys(data: dict[Any, Any]) -> dict[str, Any]:
+    return {str(key): value for key, value in data.items() if not str(key).startswith((PREFIX, "vault_"))}
+
+
+def _role_files(directory: Path, problems: Problems, role_vars: dict[str, Any]) -> None:
+    """The roles' variables in files of their own in group_vars/all, as Ansible's layout allows; the
+    settings and the secrets have theirs."""
     settings, secrets = directory / SETTINGS_FILE, directory / VAULT_FILE
+    if not settings.parent.is_dir():
+        return  # _settings reports the missing file
     for path in sorted(settings.parent.iterdir()):
-        if path == secrets or path.suffix not in (".yml", ".yaml"):
+        if path in (settings, secrets) or path.suffix not in (".yml", ".yaml"):
             continue
         data = read_yaml(path, problems)
         if not isinstance(data, dict):
-            if path != settings and data is not None:
+            if data is not None:
                 problems.add(path, None, "must be a mapping of role variables", f"see {EXAMPLE}")
             continue
-        if path != settings:
-            _no_templates(path, data, problems)
-            for key in (str(key) for key in data if str(key).startswith((PREFIX, "vault_"))):
-                problems.add(path, key, "belongs elsewhere",
-                             f"settings go in {SETTINGS_FILE}, secrets in {VAULT_FILE}")
-        role_vars.update({str(key): value for key, value in data.items()
-                          if not str(key).startswith((PREFIX, "vault_"))})
-    return role_vars
+        _no_templates(path, data, problems)
+        for key in (str(key) for key in data if str(key).startswith((PREFIX, "vault_"))):
+            problems.add(path, key, "belongs elsewhere",
+                         f"settings go in {SETTINGS_FILE}, secrets in {VAULT_FILE}")
+        role_vars.update(_role_keys(data))
 
 
 def _no_templates(path: Path, data: Any, problems: Problems,
