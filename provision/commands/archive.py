@@ -49,7 +49,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     secret.add_argument("--age-recipient", action="append", default=[], metavar="KEY",
                         help="age public key (age1...) to encrypt to; repeat for several")
     secret.add_argument("--passphrase-file", metavar="FILE",
-                        help="encrypt with gpg (AES-256) using the passphrase on FILE's first line")
+                        help="encrypt with gpg (AES-256) using the passphrase in FILE (one line)")
     pack.set_defaults(handler=_pack)
 
 
