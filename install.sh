@@ -12,7 +12,7 @@ packages="python3 python3-venv debootstrap systemd-container apt-cacher-ng opens
 extra=""
 case "${1:-}" in
     "") ;;
-    --tests) extra="[test]"; packages="$packages knot knot-dnsutils knot-dnssecutils unbound swaks age gnupg pebble isync" ;;
+    --tests) extra="[test]"; packages="$packages knot knot-dnsutils knot-dnssecutils unbound swaks age gnupg pebble isync chromium chromium-driver" ;;
     *) echo "usage: ./install.sh [--tests]" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" != 0 ]; then

@@ -20,8 +20,8 @@ import pytest
 from tests.marks import declared, starts
 
 REPO = Path(__file__).resolve().parent.parent
-# The team fixture, shared by the calendar and web tests.
-pytest_plugins = ["tests.people"]
+# The team fixture, shared by the calendar and web tests, and a real browser.
+pytest_plugins = ["tests.people", "tests.browser"]
 # This run's sandboxes carry its process id, so two runs side by side (a developer's and
 # CI's) never take each other's sandboxes down.
 RUN = f"t{os.getpid() % 100000}"
