@@ -28,7 +28,7 @@ def server():
 
 def test_a_device_login_writes_the_token_file(server: AuthorizationServer, tmp_path: Path) -> None:
     token_file = tmp_path / "anna.token"
-    done = device_login(server, "anna@example.test", token_file)
+    done = device_login(server, "anna@example.test", token_file, "--quiet")  # the code shows all the same
     assert done.returncode == 0, done.stderr
     assert f"token written to {token_file}" in done.stdout
     assert "open http://127.0.0.1/device and enter the code" in done.stderr

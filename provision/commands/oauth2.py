@@ -50,8 +50,9 @@ def _login(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{args.token_file}: the directory {args.token_file.parent} does not exist")
     files.not_a_link(args.token_file.parent)
 
-    def show(uri: str, code: str, complete: str) -> None:
-        console.info(f"open {uri} and enter the code {code}" + (f" (or open {complete})" if complete else ""))
+    def show(uri: str, code: str, complete: str) -> None:  # a prompt, as a password's: shown with --quiet too
+        print(f"open {uri} and enter the code {code}" + (f" (or open {complete})" if complete else ""),
+              file=console.err, flush=True)
         console.info("waiting for the login to be approved ...")
 
     answer = login(chosen, client, show)
