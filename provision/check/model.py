@@ -63,7 +63,8 @@ class Target:
     domains: tuple[str, ...]
     addresses: tuple[Address, ...] = ()
     helo: str | None = None
-    dkim_selector: str = "mail"
+    dkim_selector: str | None = "mail"  # None: not known, the common ones and dkim_candidates are tried
+    dkim_candidates: tuple[str, ...] = ()  # selectors seen in a message received from the domain
     dkim_records: dict[str, str] = field(default_factory=dict)  # domain -> the record to publish
     ca: str | None = None  # the CAA issuer domain of the CA in use, "" when no public CA is used
     acme_directory: str | None = None  # asked for its CAA identities when ca is unknown

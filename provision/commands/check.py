@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 
 import idna
 
 from provision import files
 from provision.check import report, runner
+from provision.check.dns import parse_tags
 from provision.check.model import Options, Target
 from provision.commands import arguments
 from provision.console import Console
@@ -54,8 +58,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                         help="ask this DNS server (repeatable; default: the system's resolvers)")
     parser.add_argument("--ip", action="append", default=[], metavar="ADDRESS",
                         help="a sending address of domain TARGETs (default: their MX hosts' addresses)")
-    parser.add_argument("--dkim-selector", default="mail", metavar="NAME",
-                        help="DKIM selector of domain TARGETs (default: %(default)s)")
+    parser.add_argument("--dkim-selector", metavar="NAME",
+                        help="DKIM selector of domain TARGETs (default: try the common ones and those of "
+                             "--message; UNKNOWN when none has a key)")
+    parser.add_argument("--message", type=Path, metavar="FILE",
+                        help="a message received from a domain TARGET: the selectors of its DKIM-Signature "
+                             "headers are tried")
     parser.add_argument("--dnsbl", default=",".join(defaults.dnsbl), metavar="ZONES",
                         help="address block lists, comma-separated, '' for none (default: %(default)s)")
     parser.add_argument("--domain-dnsbl", default=",".join(defaults.domain_dnsbl), metavar="ZONES",
@@ -85,8 +93,9 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                       dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),
                       ca_file=args.ca_file)
     addresses = tuple(_address(text) for text in args.ip)
+    signed = _signing_selectors(args.message) if args.message else {}
     with ThreadPoolExecutor(max_workers=8) as pool:  # each inventory's vault is decrypted by a child process
-        targets = list(pool.map(lambda text: _target(text, args, addresses), args.targets))
+        targets = list(pool.map(lambda text: _target(text, args, addresses, signed), args.targets))
     console.detail(f"checking {len(targets)} target(s)")
     with files.Output(args.report, secret=False, replace=True) if args.report else nullcontext() as out:
         reports = runner.run(targets, options, selection)
@@ -142,7 +151,24 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         raise UsageError(f"--ip {text}: not an IP address") from None
 
 
-def _target(text: str, args: argparse.Namespace, addresses: tuple) -> Target:
+def _signing_selectors(path: Path) -> dict[str, tuple[str, ...]]:
+    """domain -> the selectors (s=) of the message's DKIM-Signature headers that name it (d=)."""
+    try:
+        with path.open("rb") as file:
+            message = BytesHeaderParser(policy=compat32).parse(file)
+    except OSError as error:
+        raise UsageError(f"--message {path}: {error.strerror}") from None
+    found: dict[str, tuple[str, ...]] = {}
+    for header in message.get_all("DKIM-Signature", []):
+        tags = dict(parse_tags(re.sub(r"\s+", " ", str(header)))[0])
+        domain, selector = tags.get("d", "").lower().rstrip("."), tags.get("s", "")
+        if domain and selector:
+            found[domain] = (*found.get(domain, ()), selector)
+    return found
+
+
+def _target(text: str, args: argparse.Namespace, addresses: tuple,
+            signed: dict[str, tuple[str, ...]]) -> Target:
     path = Path(text)
     if (path / HOSTS_FILE).is_file():
         return _inventory_target(path, args)
@@ -154,7 +180,8 @@ def _target(text: str, args: argparse.Namespace, addresses: tuple) -> Target:
         domain = ""
     if "." not in domain or domain_name(domain) is None:
         raise UsageError(f"{text}: neither an inventory directory nor a domain name")
-    return Target(domain, (domain,), addresses, dkim_selector=args.dkim_selector, ca=args.ca)
+    return Target(domain, (domain,), addresses, dkim_selector=args.dkim_selector,
+                  dkim_candidates=signed.get(domain, ()), ca=args.ca)
 
 
 def _inventory_target(path: Path, args: argparse.Namespace) -> Target:

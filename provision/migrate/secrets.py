@@ -12,6 +12,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from provision import secretfile
 from provision.errors import UsageError
 from provision.migrate.imap import Credentials
+from provision.oauth2 import tokens
 
 
 @dataclass
@@ -33,7 +34,7 @@ class SecretOptions:
 
         def read() -> Credentials:
             if token_file:
-                return Credentials(user, token=secretfile.read(token_file, "OAuth2 token"))
+                return Credentials(user, token=tokens.current(token_file))  # renewed when about to expire
             if password_file:
                 return Credentials(user, password=secretfile.read(password_file, "password"))
             return Credentials(user, password=self._stdin_or_prompt(user))

@@ -123,3 +123,30 @@ def test_unanswering_domains_are_checked_concurrently(cli: Cli, dns_server: Auth
     assert done.status == 1
     for target in json.loads(done.out)["targets"]:
         assert {check["status"] for check in target["checks"]} == {"UNKNOWN"}
+
+
+def _dkim_key(cli: Cli, *args: str) -> dict[str, str]:
+    done = cli("--json", *args, "--only", "dns.dkim.key")
+    return next(item for item in json.loads(done.out)["targets"][0]["checks"] if item["id"] == "dns.dkim.key")
+
+
+def test_a_domain_without_a_known_selector_is_unknown_not_critical(cli: Cli) -> None:
+    found = _dkim_key(cli, "nodkim.test")
+    assert found["status"] == "UNKNOWN"
+    assert "selector1" in found["message"] and "--dkim-selector" in found["fix"]
+    assert _dkim_key(cli, "nodkim.test", "--dkim-selector", "mail")["status"] == "CRIT"
+
+
+def test_the_common_selectors_are_tried(cli: Cli) -> None:
+    found = _dkim_key(cli, "m365dkim.test")
+    assert (found["status"], found["message"]) == ("OK", "m365dkim.test: DKIM key published at "
+                                                   "selector1._domainkey.m365dkim.test")
+
+
+def test_the_selectors_of_a_received_message_are_tried(cli: Cli, tmp_path: Path) -> None:
+    message = tmp_path / "received.eml"
+    message.write_bytes(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=rarekey.test;\r\n"
+                        b"\ts=mx2024; h=from:to:subject; bh=AAAA; b=BBBB\r\n"
+                        b"From: someone@rarekey.test\r\nSubject: hello\r\n\r\nbody\r\n")
+    assert _dkim_key(cli, "rarekey.test")["status"] == "UNKNOWN"
+    assert _dkim_key(cli, "rarekey.test", "--message", str(message))["status"] == "OK"

@@ -95,6 +95,10 @@ def zones() -> dict[str, list[str]]:
                                                         f"ip4:{SERVER} -all")),
         "edkim.test": healthy("edkim.test", dkim=f"mail._domainkey.edkim.test. TXT {txt([ED25519])}"),
         "nodkim.test": healthy("nodkim.test", dkim=None),
+        "m365dkim.test": healthy("m365dkim.test", dkim=f"selector1._domainkey.m365dkim.test. TXT "
+                                 f"{txt([dkim_value()])}"),
+        "rarekey.test": healthy("rarekey.test", dkim=f"mx2024._domainkey.rarekey.test. TXT "
+                                f"{txt([dkim_value()])}"),
         "weakdkim.test": healthy("weakdkim.test", dkim=f"mail._domainkey.weakdkim.test. TXT "
                                  f"{txt([dkim_value(1024)])}"),
         "baddkim.test": healthy("baddkim.test", dkim=f"mail._domainkey.baddkim.test. TXT "

@@ -1,6 +1,7 @@
 """OAuth2 logins (XOAUTH2) against the provider sandbox, whose Dovecot validates the access tokens itself:
-a migration logged in with tokens copies everything, a refused token fails its account alone, a renewed
-token is picked up when the run reconnects, and a token never shows where a user or another process could
+tokens from a device login (`provision oauth2 login`, against a local authorization server) copy
+everything, a token that expires mid-run is renewed with the refresh token when the run reconnects, a
+refused token fails its account alone, and a token never shows where a user or another process could
 read it."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,10 @@ from tests.conftest import REPO
 from tests.migrate.conftest import Seeded
 from tests.migrate.provider import set_users
 from tests.migrate.test_migrate import assert_same_mail, by_folder, run
+from tests.oauth2server import AuthorizationServer, authorization_server, device_login
 
 TARGETS = ("otto", "olga", "oda", "oleg", "oskar")
+LIFETIME = 12  # seconds an access token of the authorization server is valid
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +71,28 @@ def command_lines() -> list[str]:
     return done.stdout.splitlines()
 
 
-def test_migration_logged_in_with_tokens_copies_all_mail(oauth: Seeded, tmp_path: Path) -> None:
-    """Both sides log in with XOAUTH2; the token is nowhere but in its file."""
+@pytest.fixture(scope="module")
+def authorization(oauth: Seeded) -> Iterator[AuthorizationServer]:
+    """The local authorization server, whose access tokens the provider's Dovecot accepts for LIFETIME s."""
+    with authorization_server(lambda user, lifetime: oauth.provider.token(user, lifetime=lifetime),
+                              LIFETIME) as server:
+        yield server
+
+
+def logged_in(authorization: AuthorizationServer, user: str, token_file: Path) -> Path:
+    done = device_login(authorization, user, token_file)
+    assert done.returncode == 0, done.stderr
+    return token_file
+
+
+def test_migration_logged_in_with_tokens_copies_all_mail(oauth: Seeded, authorization: AuthorizationServer,
+                                                         tmp_path: Path) -> None:
+    """Both sides log in with XOAUTH2, tokens from a device login; the token is nowhere but in its file."""
     source, target = oauth.user("bob"), oauth.user("otto")
-    tokens = [oauth.provider.token(source), oauth.provider.token(target)]
     state, report, out, err = (tmp_path / name for name in ("state.sqlite", "report.md", "out", "err"))
     argv = [sys.executable, "-m", "provision", "-v", "--json", "migrate", oauth.url("bob"), oauth.url("otto"),
-            "--oauth2-token-file", str(write_token(tmp_path / "bob.token", tokens[0])),
-            "--target-oauth2-token-file", str(write_token(tmp_path / "otto.token", tokens[1])),
+            "--oauth2-token-file", str(logged_in(authorization, source, tmp_path / "bob.token")),
+            "--target-oauth2-token-file", str(logged_in(authorization, target, tmp_path / "otto.token")),
             "--ca-file", str(oauth.provider.ca_file), "--state", str(state), "--report", str(report)]
     with out.open("w") as stdout, err.open("w") as stderr:
         child = subprocess.Popen(argv, cwd=REPO, stdout=stdout, stderr=stderr)
@@ -89,36 +107,43 @@ def test_migration_logged_in_with_tokens_copies_all_mail(oauth: Seeded, tmp_path
     assert mail_at(oauth, "otto") == known_mail(oauth, "bob")
     assert_same_mail(by_folder(oauth.snapshot("bob")), by_folder(oauth.snapshot("otto")))
     assert any("--oauth2-token-file" in line for line in seen), "the run ended before ps saw it"
-    readable = [*seen, out.read_text(), err.read_text(), report.read_text()]
-    stored = b"".join(path.read_bytes() for path in tmp_path.glob("state.sqlite*"))
-    for token in tokens:
-        signature = token.rsplit(".", 1)[1]
-        assert not any(signature in text for text in readable)
-        assert signature.encode() not in stored
+    assert_nowhere(authorization, [*seen, out.read_text(), err.read_text(), report.read_text()], tmp_path)
 
 
-def test_renewed_token_is_used_after_a_cut_connection(oauth: Seeded, tmp_path: Path) -> None:
-    """The run logs in with a token that expires soon; mid-run the token file is renewed, the first
-    token expires and the source drops the connection: the run logs in again with the renewed token."""
+def assert_nowhere(authorization: AuthorizationServer, readable: list[str], directory: Path) -> None:
+    """No access or refresh token issued in what people and other processes can read, nor in the state."""
+    stored = b"".join(path.read_bytes() for path in directory.glob("state.sqlite*"))
+    for token in authorization.state.issued:
+        secret = token.rsplit(".", 1)[-1]  # a JWT's signature, or the whole refresh token
+        assert not any(secret in text for text in readable)
+        assert secret.encode() not in stored
+
+
+def test_token_expiring_mid_run_is_renewed_with_the_refresh_token(oauth: Seeded,
+                                                                   authorization: AuthorizationServer,
+                                                                   tmp_path: Path) -> None:
+    """A device login's token expires while the run is held; the source drops the connection, and the
+    run renews the token with the refresh token itself as it logs in again."""
     source = oauth.user("dave")
-    lifetime = 10
-    expires = time.time() + lifetime
-    token_file = write_token(tmp_path / "dave.token", oauth.provider.token(source, lifetime=lifetime))
-    err = tmp_path / "err"
+    token_file = logged_in(authorization, source, tmp_path / "dave.token")
+    expires = time.time() + LIFETIME
+    first = token_file.read_text()
+    state, report, err = tmp_path / "state.sqlite", tmp_path / "report.md", tmp_path / "err"
     argv = [sys.executable, "-m", "provision", "--json", "migrate", oauth.url("dave"), oauth.url("oskar"),
             "--oauth2-token-file", str(token_file),
             "--target-password-file", str(oauth.password_file("oskar")),
-            "--ca-file", str(oauth.provider.ca_file), "--state", str(tmp_path / "state.sqlite")]
+            "--ca-file", str(oauth.provider.ca_file), "--state", str(state), "--report", str(report)]
+    seen: list[str] = []
     with err.open("w") as stderr:
         child = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        deadline = time.monotonic() + lifetime
+        deadline = time.monotonic() + LIFETIME
         while time.monotonic() < deadline and child.poll() is None and count(oauth, "oskar") < 5:
+            seen += command_lines()
             time.sleep(0.05)
-        child.send_signal(signal.SIGSTOP)  # holds the run while its first token expires
+        child.send_signal(signal.SIGSTOP)  # holds the run while its token expires
         try:
             cut_at = count(oauth, "oskar")
             time.sleep(max(0.0, expires + 1 - time.time()))
-            write_token(token_file, oauth.provider.token(source))
             oauth.provider.ssh(f"doveadm kick {source}")
         finally:
             child.send_signal(signal.SIGCONT)
@@ -130,6 +155,8 @@ def test_renewed_token_is_used_after_a_cut_connection(oauth: Seeded, tmp_path: P
     assert json.loads(out)["complete"]
     assert mail_at(oauth, "oskar") == known_mail(oauth, "dave")
     assert_same_mail(by_folder(oauth.snapshot("dave")), by_folder(oauth.snapshot("oskar")))
+    assert authorization.state.grants[-1] == "refresh_token" and token_file.read_text() != first
+    assert_nowhere(authorization, [*seen, out, err.read_text(), report.read_text()], tmp_path)
 
 
 def test_refused_token_fails_that_account_only(oauth: Seeded, tmp_path: Path) -> None:

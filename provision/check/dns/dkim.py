@@ -26,6 +26,9 @@ from provision.dns.query import txt_strings
 
 KEY, SIZE, MATCHES, SERVER = "dns.dkim.key", "dns.dkim.size", "dns.dkim.matches", "dns.dkim.server"
 MIN_BITS, GOOD_BITS = 1024, 2048  # RFC 8301 §3.2: verifiers refuse under 1024, signers SHOULD use 2048
+# Tried, in order, for a domain whose selector is not known: provision's own, the usual defaults of
+# signing software, Microsoft 365's pair and Google Workspace's.
+COMMON_SELECTORS = ("mail", "default", "dkim", "selector1", "selector2", "google", "s1", "s2", "k1", "key1")
 
 
 class BadKey(ValueError):
@@ -33,11 +36,25 @@ class BadKey(ValueError):
 
 
 def run(context: Context, domain: str) -> list[Check]:
-    name = f"{context.target.dkim_selector}._domainkey.{domain}"
-    expected = context.target.dkim_records.get(domain)
+    target = context.target
+    if target.dkim_selector is None:
+        tried = tuple(dict.fromkeys((*target.dkim_candidates, *COMMON_SELECTORS)))
+        found = next(((selector, texts) for selector in tried
+                      if (texts := _texts(context, f"{selector}._domainkey.{domain}"))), None)
+        if found is None:
+            return [result(KEY, Status.UNKNOWN,
+                           f"{domain}: its DKIM selector is not known, and none of "
+                           f"{', '.join(tried)} has a key",
+                           "give --dkim-selector NAME (the s= of the domain's DKIM-Signature headers) "
+                           "or --message FILE (a message received from the domain)")]
+        selector, texts = found
+    else:
+        selector = target.dkim_selector
+        texts = _texts(context, f"{selector}._domainkey.{domain}")
+    name = f"{selector}._domainkey.{domain}"
+    expected = target.dkim_records.get(domain)
     publish = (f'publish `{name}. 3600 IN TXT "{expected}"`' if expected
                else f"publish the signing key's public part at {name} (v=DKIM1; k=rsa; p=...)")
-    texts = [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
     if not texts:
         return [result(KEY, Status.CRIT, f"{domain}: no DKIM key at {name}", publish)]
     if len(texts) > 1:
@@ -51,6 +68,10 @@ def run(context: Context, domain: str) -> list[Check]:
     if expected:
         checks.append(_matches(domain, name, tags["p"], expected, publish))
     return checks
+
+
+def _texts(context: Context, name: str) -> list[str]:
+    return [text.decode("latin-1") for text in txt_strings(context.answer(name, dns.rdatatype.TXT).records)]
 
 
 def parse_key(text: str) -> tuple[dict[str, str], rsa.RSAPublicKey | ed25519.Ed25519PublicKey]:

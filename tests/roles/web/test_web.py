@@ -6,7 +6,9 @@ the certificate checked against the server's own (self-signed) one.
 
 from __future__ import annotations
 
+import http.client
 import plistlib
+import ssl
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -71,3 +73,27 @@ def test_apple_profile_after_login_only(mail_server, ca_file, team):
         assert payloads["com.apple.carddav.account"]["CardDAVPrincipalURL"] == \
             f"https://{mail_server.host.hostname}/{team.a.uid}/"
         assert team.a.password not in response.body
+
+
+def test_apple_profile_for_a_login_typed_in_mixed_case(mail_server, team):
+    address = mail_server.host.address
+    for login in (team.a.uid.upper(), team.a.mail.capitalize(), team.a.mail.upper()):
+        assert request(address, "PROPFIND", "/", login, team.a.password, headers={"Depth": "0"}).status == 207
+        response = request(address, "GET", "/profile.mobileconfig", login, team.a.password)
+        assert response.status == 200, login
+        mail = plistlib.loads(response.body.encode())["PayloadContent"]
+        assert team.a.mail in {payload.get("EmailAddress") for payload in mail}
+
+
+def test_a_refused_login_is_challenged_once(mail_server):
+    connection = http.client.HTTPSConnection(mail_server.host.address, 443, timeout=30,
+                                             context=ssl._create_unverified_context())
+    try:
+        connection.request("GET", "/profile.mobileconfig")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 401
+    challenges = response.msg.get_all("WWW-Authenticate")
+    assert len(challenges) == 1 and challenges[0].startswith("Basic realm="), challenges
