@@ -7,16 +7,15 @@ import os
 from pathlib import Path
 
 from provision import remote
-from provision.ansible.run import Playbook, run
+from provision.ansible.run import Playbook
 from provision.backup import server
-from provision.backup.server import BackupHost
+from provision.backup.hosts import authorize, connection_vars, playbook
 from provision.console import Console, table
 from provision.errors import ExitStatus, ProvisionError
 from provision.inventory import vault
 from provision.inventory.load import load
-from provision.inventory.model import Host, Inventory
+from provision.inventory.model import Inventory
 from provision.inventory.secrets import password
-from provision.sandbox import access, machine
 
 NO_KEY_NO_RESTORE = ("without this key and the passphrase (provision secret DIR vault_backup_passphrase) "
                      "no archive can be restored: keep both, apart from the server")
@@ -66,8 +65,8 @@ def _init(args: argparse.Namespace, console: Console) -> int:
         console.info(f"writing a new repository passphrase to the vault as {server.PASSPHRASE}")
         vault.write(inventory.directory, {**secrets, server.PASSPHRASE: password(40)})
     console.info(f"installing the backup role on {inventory.host.address}")
-    _playbook(Playbook.for_inventory("site.yml", inventory, {**inventory.ansible_vars(),
-                                                             **_connection_vars(inventory.host.address)},
+    playbook(Playbook.for_inventory("site.yml", inventory, {**inventory.ansible_vars(),
+                                                             **connection_vars(inventory.host.address)},
                                      tags="backup"), console)
     with remote.connect(remote.login_of(inventory)) as connection:
         public_key = connection.run(["cat", server.PUBLIC_KEY]).text.strip()
@@ -82,28 +81,6 @@ def _init(args: argparse.Namespace, console: Console) -> int:
                    f"backups of {inventory.host.address} go to {host.address} every night\n"
                    f"now: provision backup {args.dir} key-export --output FILE ({NO_KEY_NO_RESTORE})")
     return ExitStatus.OK
-
-
-def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], console: Console) -> None:
-    """Let public_keys append to the inventory's repository on the backup host (playbooks/backup-host.yml)."""
-    variables = {"provision_hostname": inventory.settings.hostname, "backup_host_client_keys": public_keys,
-                 **{key: value for key, value in inventory.role_vars.items()
-                    if key.startswith("backup_host_") and key != "backup_host_login"},
-                 **_connection_vars(host.address)}
-    _playbook(Playbook(name="backup-host.yml", host=Host("backup", host.address, host.user),
-                       extravars=variables), console)
-
-
-def _connection_vars(address: str) -> dict[str, str]:
-    box = machine.at(address)
-    return access.ansible_connection_vars(box) if box else {}
-
-
-def _playbook(playbook: Playbook, console: Console) -> None:
-    outcome = run(playbook, console)
-    if outcome.failed:
-        raise ProvisionError(f"{playbook.name} failed on {playbook.host.address}: "
-                             + ("; ".join(outcome.failures) or outcome.status))
 
 
 def _now(args: argparse.Namespace, console: Console) -> int:
