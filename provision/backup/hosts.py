@@ -1,0 +1,35 @@
+"""The backup host's side, set up by playbooks/backup-host.yml: which servers' keys may append."""
+
+from __future__ import annotations
+
+from provision.ansible.run import Playbook, run
+from provision.backup.server import BackupHost
+from provision.console import Console
+from provision.errors import ProvisionError
+from provision.inventory.model import Host, Inventory
+from provision.sandbox import access, machine
+
+
+def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], console: Console,
+              revoke: list[str] | None = None) -> None:
+    """Let public_keys append to the inventory's repository on the backup host, and revoke others."""
+    variables = {"provision_hostname": inventory.settings.hostname, "backup_host_client_keys": public_keys,
+                 "backup_host_revoked_keys": revoke or [],
+                 **{key: value for key, value in inventory.role_vars.items()
+                    if key.startswith("backup_host_") and key != "backup_host_login"},
+                 **connection_vars(host.address)}
+    playbook(Playbook(name="backup-host.yml", host=Host("backup", host.address, host.user),
+                      extravars=variables), console)
+
+
+def connection_vars(address: str) -> dict[str, str]:
+    """A sandbox is reached with its own key and known host key."""
+    box = machine.at(address)
+    return access.ansible_connection_vars(box) if box else {}
+
+
+def playbook(playbook: Playbook, console: Console) -> None:
+    outcome = run(playbook, console)
+    if outcome.failed:
+        raise ProvisionError(f"{playbook.name} failed on {playbook.host.address}: "
+                             + ("; ".join(outcome.failures) or outcome.status))
