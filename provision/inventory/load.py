@@ -188,6 +188,7 @@ def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any]) ->
     take("first_admin", lambda raw: _record(path, PREFIX + "first_admin", raw, problems, FirstAdmin, {
         "uid": values.person_uid, "name": values.text, "email": values.email}))
     take("dkim_selector", values.dns_label)
+    take("webmail", values.boolean)
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)
     return found
@@ -326,7 +327,7 @@ def _vault(directory: Path, found: dict[str, Any], problems: Problems) -> None:
         return
     edit = f"ansible-vault edit --vault-password-file {vault.password_file(directory)} {path}"
     _no_templates(path, secrets, problems, hint=f"change it with: {edit}")
-    for name in required_names(smarthost=bool(found.get("smarthost"))):
+    for name in required_names(smarthost=bool(found.get("smarthost")), webmail=bool(found.get("webmail"))):
         if name == DKIM_KEYS:
             continue
         if not isinstance(secrets.get(name), str) or not secrets[name]:

@@ -60,6 +60,7 @@ class Settings:
     default_quota_mb: int = 10240  # 0: unlimited
     update_policy: UpdatePolicy = UpdatePolicy.SECURITY
     dkim_selector: str = "mail"
+    webmail: bool = False  # Roundcube at https://HOSTNAME/mail/ (the webmail role)
     sandbox: bool = False
 
     @classmethod

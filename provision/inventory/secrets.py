@@ -17,13 +17,15 @@ PASSWORD_NAMES = (
 )
 DKIM_KEYS = "vault_dkim_private_keys"  # mapping: domain (A-label) -> PEM
 SMARTHOST_PASSWORD = "vault_smarthost_password"  # only with provision_smarthost, set by hand
+WEBMAIL_DES_KEY = "vault_webmail_des_key"  # Roundcube's session key, needed with provision_webmail
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"  # URL-safe: no quoting anywhere
 DKIM_BITS = 2048
 
 
-def required_names(smarthost: bool) -> list[str]:
-    return [*PASSWORD_NAMES, DKIM_KEYS, *([SMARTHOST_PASSWORD] if smarthost else [])]
+def required_names(smarthost: bool, webmail: bool = False) -> list[str]:
+    return [*PASSWORD_NAMES, DKIM_KEYS, *([SMARTHOST_PASSWORD] if smarthost else []),
+            *([WEBMAIL_DES_KEY] if webmail else [])]
 
 
 def password(length: int = 24) -> str:
@@ -42,6 +44,7 @@ def new_vault(domains: list[str] | tuple[str, ...]) -> dict[str, object]:
     """Every secret a new inventory needs: one password per name, one DKIM key per domain."""
     vault: dict[str, object] = {name: password() for name in PASSWORD_NAMES}
     vault[DKIM_KEYS] = {domain: dkim_key() for domain in domains}
+    vault[WEBMAIL_DES_KEY] = password()  # made now, so turning the webmail on needs no vault edit
     return vault
 
 

@@ -71,6 +71,10 @@ provision_first_admin:
 # DKIM selector: each domain's public key is published at SELECTOR._domainkey.DOMAIN.
 provision_dkim_selector: {dkim_selector}
 
+# Webmail (Roundcube) at https://HOSTNAME/mail/: reading and sending mail, vacation replies,
+# filters, the company address book and password change in the browser.
+provision_webmail: {webmail}
+
 # true only for a local test server (provision sandbox): allows private addresses.
 provision_sandbox: {sandbox}
 """

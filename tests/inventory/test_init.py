@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 VAULT = "group_vars/all/vault.yml"
 NAMES = ["vault_dkim_private_keys.example.org", "vault_dkim_private_keys.xn--bcher-kva.example",
          "vault_first_admin_password", "vault_ldap_admin_password", "vault_ldap_dovecot_password",
-         "vault_ldap_postfix_password"]
+         "vault_ldap_postfix_password", "vault_webmail_des_key"]
 
 
 def vault_view(inventory: Path, password_file: Path) -> dict:
@@ -58,7 +58,7 @@ def test_init_then_check(cli, init_options: tuple[str, ...], tmp_path: Path, hom
     vault = vault_view(target, password_file)
     assert sorted(vault) == ["vault_dkim_private_keys", "vault_first_admin_password",
                              "vault_ldap_admin_password", "vault_ldap_dovecot_password",
-                             "vault_ldap_postfix_password"]
+                             "vault_ldap_postfix_password", "vault_webmail_des_key"]
     texts = [path.read_text() for path in target.rglob("*") if path.is_file()]
     texts += [made.out, made.err, checked.out, checked.err]
     assert not [value for value in secret_values(vault) if any(value in text for text in texts)]
@@ -165,6 +165,7 @@ def test_ansible_vars_names(cli, inventory: Path) -> None:
         "provision_tls_key_file": None,
         "provision_tls_mode": "acme",
         "provision_update_policy": "security",
+        "provision_webmail": False,
     }
 
 
