@@ -91,11 +91,19 @@ class ActionModule(ActionBase):
 
     def _render(self, spec, task_vars):
         """The file's text, rendered as ansible.builtin.template renders it."""
-        return self.render_template(self._find_needle("templates", spec["src"]), spec["src"], spec["dest"],
-                                    task_vars)
+        return self.render_template(self.source(spec["src"], task_vars), spec["src"], spec["dest"], task_vars)
+
+    def source(self, src, task_vars):
+        """The consultant's or customer's own copy of the role's template (provision_template_layers,
+        the lowest first), else the role's."""
+        for layer in _layers(task_vars):
+            if os.path.isfile(os.path.join(layer, src)):
+                return os.path.join(layer, src)
+        return self._find_needle("templates", src)
 
     def render_template(self, source, src, dest, task_vars):
-        searchpath = list(task_vars.get("ansible_search_path", []))
+        # Parts that a template includes are looked up in the layers first, as the templates are.
+        searchpath = [*_layers(task_vars), *task_vars.get("ansible_search_path", [])]
         searchpath += [self._loader._basedir, os.path.dirname(source)]
         searchpath = [p for base in searchpath for p in (os.path.join(base, "templates"), base)]
         template_vars = dict(task_vars)
@@ -159,3 +167,10 @@ class ActionModule(ActionBase):
             return copied
         finally:
             shutil.rmtree(tmpdir)
+
+
+def _layers(task_vars):
+    """The role's directories in the template layers, the highest first."""
+    role = task_vars.get("role_name")
+    layers = task_vars.get("provision_template_layers") or []
+    return [os.path.join(str(layer), role) for layer in reversed(layers)] if role else []

@@ -48,8 +48,8 @@ class ActionModule(ConfigFiles):
             if source.name.startswith("_"):
                 continue
             relative = source.relative_to(templates).with_suffix("")
-            text = self.render_template(str(source), str(source.relative_to(templates)), str(relative),
-                                        task_vars)
+            src = str(source.relative_to(templates))
+            text = self.render_template(self.source(src, task_vars), src, str(relative), task_vars)
             _write(dest, relative, text.encode())
             rendered.append(str(relative))
         programs = Path(files).rglob("*") if files else []
