@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -40,6 +41,7 @@ class Outcome:
     stats: dict[str, dict[str, int]]  # host -> ok/changed/failed/unreachable/skipped
     changed_tasks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> task -> result, if collected
 
     @property
     def failed(self) -> bool:
@@ -60,10 +62,11 @@ class Target:
     name: str  # the host's name in this run
     host: Host
     hostvars: dict[str, Any]
-    customer: str | None = None  # in a fleet run: the group the host is in
+    customer: str | None = None  # in a fleet run: the host's group is customer_CUSTOMER
     vault_file: Path | None = None
     vault_password_file: Path | None = None
-    template_layers: tuple[Path, ...] = ()  # directories whose templates/ replace ours, the lowest first
+    layers: tuple[Path, ...] = ()  # the consultant's and the customer's directories, the lowest first:
+    # their templates/ replace ours, their hooks/STAGE.d/*.yml run at that point of the play
 
     @classmethod
     def of(cls, inventory: Inventory, hostvars: dict[str, Any], customer: str | None = None,
@@ -73,7 +76,7 @@ class Target:
         return cls(name=customer or inventory.host.name, host=inventory.host, hostvars=hostvars,
                    customer=customer, vault_file=directory / VAULT_FILE if secrets else None,
                    vault_password_file=vault.password_file(directory) if secrets else None,
-                   template_layers=tuple(layer / "templates" for layer in inventory.layers))
+                   layers=inventory.layers)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Playbook:
     limit: str | None = None
     tags: str | None = None
     forks: int | None = None
+    collect: bool = False  # keep each task's result (small playbooks that report what they found)
 
     @classmethod
     def for_inventory(cls, name: str, inventory: Inventory, hostvars: dict[str, Any], secrets: bool = True,
@@ -108,7 +112,7 @@ class Playbook:
 
 def run(playbook: Playbook, console: Console) -> Outcome:
     """Run the playbook; Ctrl-C stops it and raises KeyboardInterrupt (exit 130), not a failed Outcome."""
-    progress = _Progress(console, show_diff=playbook.diff)
+    progress = _Progress(console, show_diff=playbook.diff, collect=playbook.collect)
     with tempfile.TemporaryDirectory(prefix="provision-run-") as private, _interruptible() as interrupted:
         playbooks = project(Path(private))
         # ansible-runner passes env/extravars as -e @FILE; a dict it would put on the command line.
@@ -131,31 +135,39 @@ def run(playbook: Playbook, console: Console) -> Outcome:
         if interrupted():
             raise KeyboardInterrupt
     return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
-                   failures=progress.failures)
+                   failures=progress.failures, results=progress.results)
 
 
 def inventory(directory: Path, targets: list[Target]) -> Path:
     """The run's own inventory: hosts.yml with each host's variables (in a fleet run, a group per
-    customer), each host's vault beside it, and the template layers copied in for the roles to find
-    (host variable provision_template_layers)."""
+    customer), each host's vault beside it, and the template layers and hooks copied in for the roles
+    to find (host variables provision_template_layers and hooks_files)."""
     hosts_file = directory / "inventory/hosts.yml"
     hosts_file.parent.mkdir()
     copies: dict[Path, Path] = {}
     hosts: dict[str, dict[str, Any]] = {}
     for target in targets:
-        layers = [copies.setdefault(layer, _copy_templates(layer, directory / f"layers/{len(copies)}"))
-                  for layer in target.template_layers if _has_templates(layer)]
+        # Each directory copied once however many hosts share it (the consultant's).
+        copied = [copies[layer] if layer in copies else copies.setdefault(
+            layer, _copy_tree(layer, directory / f"layers/{len(copies)}")) for layer in target.layers]
+        hooks: dict[str, list[str]] = {}
+        for layer in copied:
+            for stage in sorted((layer / "hooks").glob("*.d")):
+                hooks.setdefault(stage.name.removesuffix(".d"), []).extend(
+                    str(task) for task in sorted(stage.glob("*.yml")))
         hosts[target.name] = {**target.hostvars, "ansible_host": target.host.address,
-                              "ansible_user": target.host.user,
-                              "provision_template_layers": [str(layer) for layer in layers]}
+                              "ansible_user": target.host.user, "hooks_files": hooks,
+                              "hooks_extra_role_paths": _extra_roles(target, copied),
+                              "provision_template_layers": [str(layer / "templates") for layer in copied]}
         if target.vault_file:
             own = directory / "inventory/host_vars" / target.name / "vault.yml"
             own.parent.mkdir(parents=True)
             shutil.copyfile(target.vault_file, own)
     groups: dict[str, dict[str, Any]] = {}
     for target in targets:
-        if target.customer:
-            groups.setdefault(target.customer, {"hosts": {}})["hosts"][target.name] = hosts.pop(target.name)
+        if target.customer:  # customer_NAME: a group named as its host would make Ansible warn
+            group = "customer_" + re.sub(r"\W", "_", target.customer)
+            groups.setdefault(group, {"hosts": {}})["hosts"][target.name] = hosts.pop(target.name)
     hosts_file.write_text(unsafe_yaml({"all": {"hosts": hosts, "children": groups}}))
     return hosts_file
 
@@ -175,23 +187,41 @@ def project(directory: Path) -> Path:
     return playbooks
 
 
-def _has_templates(layer: Path) -> bool:
-    if layer.is_symlink():
-        raise files.Refused(layer, files.LINK, "keep the template overrides in the directory itself")
-    return layer.is_dir()
+def _extra_roles(target: Target, copied: list[Path]) -> list[str]:
+    """Where the roles named in hooks_extra_roles are, the customer's own before the consultant's."""
+    names = target.hostvars.get("hooks_extra_roles") or []
+    paths, missing = [], []
+    for name in names:
+        found = [layer / "roles" / str(name) for layer in reversed(copied)
+                 if "/" not in str(name) and (layer / "roles" / str(name) / "tasks/main.yml").is_file()]
+        if found:
+            paths.append(str(found[0]))
+        else:
+            missing.append(f"{target.name}: hooks_extra_roles: {name} is not a role in roles/ of "
+                           f"{' or '.join(str(layer) for layer in target.layers)} (hint: put it in "
+                           f"roles/{name}/tasks/main.yml there)")
+    if missing:
+        raise ProblemsError("extra roles are missing; nothing was run", missing)
+    return paths
 
 
-def _copy_templates(layer: Path, target: Path) -> Path:
-    """A customer's or consultant's templates, copied for the run. A link among them would copy whatever
-    it points at (a key, /etc/shadow) to the server."""
-    found, problems = files.walk(layer)
-    if problems:
-        raise ProblemsError(f"{layer}: links or special files; nothing was run", problems)
-    for relative in found:
-        copy = target / relative
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(files.open_beneath(layer, relative), "rb") as source:
-            copy.write_bytes(source.read())
+def _copy_tree(layer: Path, target: Path) -> Path:
+    """A consultant's or customer's templates/, hooks/ and roles/, copied for the run. A link among them would
+    copy whatever it points at (a key, /etc/shadow) to the server."""
+    for part in ("templates", "hooks", "roles"):
+        source = layer / part
+        if source.is_symlink():
+            raise files.Refused(source, files.LINK, "keep it in the directory itself")
+        if not source.is_dir():
+            continue
+        found, problems = files.walk(source)
+        if problems:
+            raise ProblemsError(f"{source}: links or special files; nothing was run", problems)
+        for relative in found:
+            copy = target / part / relative
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            with os.fdopen(files.open_beneath(source, relative), "rb") as stream:
+                copy.write_bytes(stream.read())
     return target
 
 
@@ -242,8 +272,9 @@ def unsafe_yaml(data: Any) -> str:
 class _Progress:
     """Prints one line per role as it starts, and what changed or failed."""
 
-    def __init__(self, console: Console, show_diff: bool):
-        self.console, self.show_diff = console, show_diff
+    def __init__(self, console: Console, show_diff: bool, collect: bool = False):
+        self.console, self.show_diff, self.collect = console, show_diff, collect
+        self.results: dict[str, dict[str, Any]] = {}
         self.role: str | None = None
         self.changed: list[str] = []
         self.failures: list[str] = []
@@ -260,12 +291,14 @@ class _Progress:
 
     def _playbook_on_task_start(self, event: dict[str, Any], data: dict[str, Any]) -> None:
         role = data.get("role") or "play"
-        if role != self.role:
+        if role != self.role and role != "hooks":  # a hook point says nothing unless it runs a hook
             self.role = role
             self.console.info(f"» {role}")
         self.console.detail(f"  {data.get('task', '')}")
 
     def _runner_on_ok(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        if self.collect:
+            self.results.setdefault(str(data.get("host")), {})[str(data.get("task"))] = data.get("res", {})
         if data.get("res", {}).get("changed"):
             line = f"{data.get('host')}: {data.get('task')}"
             self.changed.append(line)

@@ -203,6 +203,9 @@ def _summary(inventory: Inventory) -> list[dict[str, str]]:
 
 def _show(args: argparse.Namespace, console: Console) -> int:
     fleet = load_fleet(args.dir) if is_fleet(args.dir) else None
+    if fleet and not fleet.customers:
+        raise ProblemsError(f"{args.dir}: every customer's inventory has problems",
+                            [f"{name}: {line}" for name, lines in fleet.refused.items() for line in lines])
     inventories = fleet.customers if fleet else {"": load(args.dir)}
     shown = {name: _effective(inventory) for name, inventory in inventories.items()}
     columns = [("customer", "customer")] if fleet else []

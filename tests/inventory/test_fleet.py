@@ -66,6 +66,9 @@ def test_consultant_cannot_set_a_customers_own_setting(fleet, cli):
     assert (f"{fleet / 'consultant.yml'}: provision_hostname: is the customer's own, not one for every "
             "customer") in checked.err
     assert f"{fleet / 'consultant.yml'}: provision_color: is not a provision setting" in checked.err
+    shown = cli("inventory", "show", str(fleet))  # every customer refused: bad input, nothing shown
+    assert shown.status == 2 and shown.out == ""
+    assert f"a: {fleet / 'consultant.yml'}: provision_hostname: is the customer's own" in shown.err
 
 
 def test_fleet_render_refuses_the_broken_customer_alone(fleet, tmp_path):
@@ -104,3 +107,16 @@ def test_unknown_customer_is_refused_before_anything_is_written(fleet, tmp_path)
     assert done.returncode == 2
     assert "no customer named zed\nprovision: hint: the customers are: a, b, c\n" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_extra_role_that_is_nowhere_is_refused_before_the_run(fleet, tmp_path):
+    (fleet / "customers/a/group_vars/all/roles.yml").write_text("hooks_extra_roles: [audit]\n")
+    missing = provision("render", str(fleet / "customers/a"), str(tmp_path / "out"))
+    assert missing.returncode == 2
+    assert (f"mail: hooks_extra_roles: audit is not a role in roles/ of {fleet} or {fleet / 'customers/a'}"
+            in missing.stderr)
+    role = fleet / "roles/audit/tasks/main.yml"  # the consultant's, for every customer
+    role.parent.mkdir(parents=True)
+    role.write_text("- name: Audit\n  ansible.builtin.debug: {msg: audited}\n")
+    found = provision("render", str(fleet / "customers/a"), str(tmp_path / "again"))
+    assert found.returncode == 0, found.stderr
