@@ -1,7 +1,7 @@
 """`provision apply|render FLEET`: one ansible-playbook over every customer of a consultant's fleet.
 
 Ansible's own forks run the customers' servers side by side; each host carries its customer's variables
-and is in a group named after the customer. A customer whose inventory does not load is refused alone,
+and is in a group customer_NAME. A customer whose inventory does not load is refused alone,
 and one whose server fails does not stop the others: the summary says, per customer, what happened.
 """
 
@@ -31,23 +31,13 @@ def fleet_options(parser: argparse.ArgumentParser) -> None:
 def run_fleet(fleet: Fleet, playbook: str, args: argparse.Namespace, console: Console,
               out: Path | None = None) -> int:
     """Run playbook over the fleet (render: into out/CUSTOMER) and report per customer."""
-    for name, problems in fleet.refused.items():
-        for line in problems:
-            console.warn(f"{name}: {line}")
-    if not fleet.customers:
-        raise UsageError(f"{fleet.directory}: every customer's inventory has problems; nothing was run")
-    targets = []
-    for name, inventory in fleet.customers.items():
-        hostvars = {**inventory.ansible_vars(), **machine.connection_vars(inventory)}
-        if out is not None:
-            hostvars.update(placeholders.for_secrets(vault.read(inventory.directory)))
-        targets.append(Target.of(inventory, hostvars, customer=name, secrets=out is None))
+    targets = fleet_targets(fleet, console, secrets=out is None)
     check = getattr(args, "check", False)
     outcome = run(Playbook(
         playbook, targets, extravars={"provision_render_dir": str(out)} if out is not None else {},
         check=check, diff=getattr(args, "diff", False), limit=getattr(args, "limit", None),
         tags=getattr(args, "tags", None), forks=args.forks), console)
-    customers = _per_customer(fleet, outcome)
+    customers = per_customer(fleet, outcome)
     failed = [name for name, result in customers.items() if result["status"] != "ok"]
     console.result(
         {"status": "failed" if failed else "ok", "check": check, "customers": customers, "failed": failed},
@@ -61,7 +51,24 @@ def run_fleet(fleet: Fleet, playbook: str, args: argparse.Namespace, console: Co
     return ExitStatus.FAILURE if failed else ExitStatus.OK
 
 
-def _per_customer(fleet: Fleet, outcome: Outcome) -> dict[str, dict[str, Any]]:
+def fleet_targets(fleet: Fleet, console: Console, secrets: bool = True) -> list[Target]:
+    """Each customer's server with its variables; without secrets, placeholders stand for the vault's.
+    The refused customers are named on stderr; if every one is refused, nothing runs."""
+    for name, problems in fleet.refused.items():
+        for line in problems:
+            console.warn(f"{name}: {line}")
+    if not fleet.customers:
+        raise UsageError(f"{fleet.directory}: every customer's inventory has problems; nothing was run")
+    targets = []
+    for name, inventory in fleet.customers.items():
+        hostvars = {**inventory.ansible_vars(), **machine.connection_vars(inventory)}
+        if not secrets:
+            hostvars.update(placeholders.for_secrets(vault.read(inventory.directory)))
+        targets.append(Target.of(inventory, hostvars, customer=name, secrets=secrets))
+    return targets
+
+
+def per_customer(fleet: Fleet, outcome: Outcome) -> dict[str, dict[str, Any]]:
     """Each customer's counts and failures; refused customers with their problems."""
     customers: dict[str, dict[str, Any]] = {}
     for name in fleet.names:
