@@ -25,7 +25,9 @@ options:
   templates: {description: The directory of templates., type: path, required: true}
   files: {description: The directory of files copied as they are; none if it does not exist., type: path}
   dest: {description: The directory to write the rendered files into., type: path, required: true}
-  settings: {description: "By template (C(src)): the settings config_files puts into the rendered file.", type: dict}
+  settings:
+    description: By template (C(src)), the settings config_files puts into the rendered file.
+    type: dict
 """
 
 ConfigFiles = action_loader.get("config_files", class_only=True)
@@ -52,8 +54,8 @@ class ActionModule(ConfigFiles):
                 continue
             relative = source.relative_to(templates).with_suffix("")
             src = str(source.relative_to(templates))
-            text = with_settings(self.render_template(self.source(src, task_vars), src, str(relative), task_vars),
-                                 (self._task.args.get("settings") or {}).get(src))
+            text = self.render_template(self.source(src, task_vars), src, str(relative), task_vars)
+            text = with_settings(text, (self._task.args.get("settings") or {}).get(src))
             _write(dest, relative, text.encode())
             rendered.append(str(relative))
         programs = Path(files).rglob("*") if files else []
