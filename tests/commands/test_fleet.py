@@ -59,7 +59,6 @@ def test_one_run_applies_every_good_customer_and_refuses_the_broken_one(fleet, m
     assert customers["a"]["status"] == customers["b"]["status"] == "ok", customers
     assert customers["a"]["changed"] == 0, customers["a"]  # the shared server stays as it was
     assert customers["b"]["changed"] > 0
-    assert done.stderr.count("» postfix") == 1  # one playbook, both servers in each task
     # The consultant's limit on b, a's own on the shared server.
     assert box.ssh("postconf -h message_size_limit").stdout.strip() == str(30 * 1048576)
     assert mail_server.host.ssh("postconf -h message_size_limit").stdout.strip() == str(50 * 1048576)

@@ -47,7 +47,8 @@ def test_dropins_land_survive_reapply_and_a_broken_one_is_refused(mail_server):
         settings = host.ssh("postconf -n").stdout
         assert "smtpd_banner = $myhostname ESMTP ready\n" in settings
         assert "delay_warning_time = 4h\n" in settings
-        assert "2525/inet" in host.ssh("postconf -M").stdout
+        service = "2525       inet  n       -       y       -       -       smtpd -o syslog_name=postfix/2525"
+        assert f"\n{service}\n" in host.ssh("postconf -M").stdout
         again = json.loads(mail_server.apply("--json").stdout)
         assert again["hosts"]["mail"]["changed"] == 0, again["changed_tasks"]
 
