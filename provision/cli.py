@@ -29,7 +29,8 @@ COMMANDS = {"init": "inventory", "secret": "inventory", "inventory": "inventory"
             "render": "render", "dns": "dns", "check": "check", "archive": "archive", "export": "export",
             "import": "import_", "migrate": "migrate", "sandbox": "sandbox", "users": "users",
             "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes", "calendars": "calendars",
-            "oauth2": "oauth2", "backup": "backup", "restore": "restore", "restore-drill": "restore"}
+            "oauth2": "oauth2", "backup": "backup", "restore": "restore", "restore-drill": "restore",
+            "templates": "templates", "updates": "updates"}
 # What may stand before the command without needing the other commands (as --help does).
 _BEFORE_COMMAND = re.compile(r"-v+|-q|--json|--verbose|--quiet")
 

@@ -29,7 +29,10 @@ description:
     C(validate), check mode and diff behave as for a template.
 options:
   files:
-    description: The files, each with C(src), C(dest) and optionally C(validate), C(owner), C(group), C(mode).
+    description: >-
+      The files, each with C(src), C(dest) and optionally C(validate), C(owner), C(group), C(mode), and
+      C(settings), a mapping of C(name = value) lines that replace the rendered file's own line of that
+      name (with its continuation lines) or, for a name it lacks, are added at its end.
     type: list
     elements: dict
     required: true
@@ -38,7 +41,7 @@ options:
   mode: {description: Mode of every file unless a file names its own., type: str, default: "0644"}
 """
 
-FILE_KEYS = {"src", "dest", "validate", "owner", "group", "mode"}
+FILE_KEYS = {"src", "dest", "validate", "owner", "group", "mode", "settings"}
 
 
 class ActionModule(ActionBase):
@@ -87,15 +90,25 @@ class ActionModule(ActionBase):
             "owner": spec.get("owner", args.get("owner", "root")),
             "group": spec.get("group", args.get("group", "root")),
             "mode": str(spec.get("mode", args.get("mode", "0644"))),
+            "settings": spec.get("settings") or {},
         }
 
     def _render(self, spec, task_vars):
         """The file's text, rendered as ansible.builtin.template renders it."""
-        return self.render_template(self._find_needle("templates", spec["src"]), spec["src"], spec["dest"],
-                                    task_vars)
+        text = self.render_template(self.source(spec["src"], task_vars), spec["src"], spec["dest"], task_vars)
+        return with_settings(text, spec["settings"])
+
+    def source(self, src, task_vars):
+        """The consultant's or customer's own copy of the role's template (provision_template_layers,
+        the lowest first), else the role's."""
+        for layer in _layers(task_vars):
+            if os.path.isfile(os.path.join(layer, src)):
+                return os.path.join(layer, src)
+        return self._find_needle("templates", src)
 
     def render_template(self, source, src, dest, task_vars):
-        searchpath = list(task_vars.get("ansible_search_path", []))
+        # Parts that a template includes are looked up in the layers first, as the templates are.
+        searchpath = [*_layers(task_vars), *task_vars.get("ansible_search_path", [])]
         searchpath += [self._loader._basedir, os.path.dirname(source)]
         searchpath = [p for base in searchpath for p in (os.path.join(base, "templates"), base)]
         template_vars = dict(task_vars)
@@ -159,3 +172,30 @@ class ActionModule(ActionBase):
             return copied
         finally:
             shutil.rmtree(tmpdir)
+
+
+def _layers(task_vars):
+    """The role's directories in the template layers, the highest first."""
+    role = task_vars.get("role_name")
+    layers = task_vars.get("provision_template_layers") or []
+    return [os.path.join(str(layer), role) for layer in reversed(layers)] if role else []
+
+
+def with_settings(text, settings):
+    """text with each `name = value` of settings in place of the line setting name (and the indented
+    lines continuing it), or at the end under a comment for a name text does not set."""
+    if not settings:
+        return text
+    if not isinstance(settings, dict):
+        raise AnsibleActionFail(f"config_files: settings must be a mapping of names to values: {settings}")
+    wanted = {str(name): f"{name} = {value}" for name, value in settings.items()}
+    lines, replacing = [], False
+    for line in text.splitlines():
+        name = line.split("=", 1)[0].strip() if "=" in line and not line[:1].isspace() else None
+        if replacing and line[:1].isspace() and line.strip():
+            continue  # a continuation of the line replaced
+        replacing = name in wanted
+        lines.append(wanted.pop(name) if replacing else line)
+    if wanted:
+        lines += ["", "# from the inventory (settings that replace or add to the above)", *wanted.values()]
+    return "\n".join(lines) + "\n"

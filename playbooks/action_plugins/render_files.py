@@ -5,6 +5,7 @@
 # written directly, since the controller is where they go.
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -24,9 +25,13 @@ options:
   templates: {description: The directory of templates., type: path, required: true}
   files: {description: The directory of files copied as they are; none if it does not exist., type: path}
   dest: {description: The directory to write the rendered files into., type: path, required: true}
+  settings:
+    description: By template (C(src)), the settings config_files puts into the rendered file.
+    type: dict
 """
 
 ConfigFiles = action_loader.get("config_files", class_only=True)
+with_settings = importlib.import_module(ConfigFiles.__module__).with_settings
 
 
 class ActionModule(ConfigFiles):
@@ -48,8 +53,9 @@ class ActionModule(ConfigFiles):
             if source.name.startswith("_"):
                 continue
             relative = source.relative_to(templates).with_suffix("")
-            text = self.render_template(str(source), str(source.relative_to(templates)), str(relative),
-                                        task_vars)
+            src = str(source.relative_to(templates))
+            text = self.render_template(self.source(src, task_vars), src, str(relative), task_vars)
+            text = with_settings(text, (self._task.args.get("settings") or {}).get(src))
             _write(dest, relative, text.encode())
             rendered.append(str(relative))
         programs = Path(files).rglob("*") if files else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -40,6 +41,7 @@ class Outcome:
     stats: dict[str, dict[str, int]]  # host -> ok/changed/failed/unreachable/skipped
     changed_tasks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> task -> result, if collected
 
     @property
     def failed(self) -> bool:
@@ -48,57 +50,75 @@ class Outcome:
             host["failed"] or host["unreachable"] for host in self.stats.values())
 
 
+@dataclass(frozen=True)
+class Target:
+    """One customer's server in a run: how to reach it, its variables, its vault and its own templates.
+
+    Ansible reads none of the customer's files as an inventory (it would template every value in them,
+    and load any vars file lying beside them): it gets the host provision checked, the variables as
+    host variables tagged !unsafe, and a copy of the encrypted vault.
+    """
+
+    name: str  # the host's name in this run
+    host: Host
+    hostvars: dict[str, Any]
+    customer: str | None = None  # in a fleet run: the host's group is customer_CUSTOMER
+    vault_file: Path | None = None
+    vault_password_file: Path | None = None
+    layers: tuple[Path, ...] = ()  # the consultant's and the customer's directories, the lowest first:
+    # their templates/ replace ours, their hooks/STAGE.d/*.yml run at that point of the play
+
+    @classmethod
+    def of(cls, inventory: Inventory, hostvars: dict[str, Any], customer: str | None = None,
+           secrets: bool = True) -> Target:
+        """The inventory's server; without secrets, no vault (render's placeholders stand for it)."""
+        directory = inventory.directory
+        return cls(name=customer or inventory.host.name, host=inventory.host, hostvars=hostvars,
+                   customer=customer, vault_file=directory / VAULT_FILE if secrets else None,
+                   vault_password_file=vault.password_file(directory) if secrets else None,
+                   layers=inventory.layers)
+
+
 @dataclass
 class Playbook:
     name: str  # file under playbooks/
-    host: Host
-    extravars: dict[str, Any]
-    vault_file: Path | None = None  # the inventory's encrypted secrets
-    vault_password_file: Path | None = None
+    targets: list[Target]
+    extravars: dict[str, Any] = field(default_factory=dict)  # the same for every host
     check: bool = False
     diff: bool = False
     limit: str | None = None
     tags: str | None = None
-    template_overrides: Path | None = None  # the customer's own templates, laid over ours
+    forks: int | None = None
+    collect: bool = False  # keep each task's result (small playbooks that report what they found)
 
     @classmethod
-    def for_inventory(cls, name: str, inventory: Inventory, extravars: dict[str, Any],
+    def for_inventory(cls, name: str, inventory: Inventory, hostvars: dict[str, Any], secrets: bool = True,
                       **options: Any) -> Playbook:
-        """A run against a customer's inventory: its host, its vault, its own templates. Ansible reads
-        none of the customer's files as an inventory (it would template every value in them, and load
-        any vars file lying beside them): it gets the host provision checked, and the vault."""
-        directory = inventory.directory
-        return cls(name=name, host=inventory.host, extravars=extravars, vault_file=directory / VAULT_FILE,
-                   vault_password_file=vault.password_file(directory),
-                   template_overrides=directory / "templates", **options)
+        """A run against one customer's inventory."""
+        return cls(name=name, targets=[Target.of(inventory, hostvars, secrets=secrets)], **options)
 
     def cmdline(self, hosts: Path) -> str:
         # Absolute paths: ansible-playbook runs in the project directory, not the caller's.
         words = [f"--inventory={hosts}"]
-        if self.vault_file:
-            words.append(f"--extra-vars=@{self.vault_file.absolute()}")
-        if self.vault_password_file:
-            words.append(f"--vault-password-file={self.vault_password_file.absolute()}")
+        password_files = dict.fromkeys(target.vault_password_file.absolute() for target in self.targets
+                                       if target.vault_password_file)
+        words += [f"--vault-id=customer{number}@{path}" for number, path in enumerate(password_files)]
         words += [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
-        if self.limit:
-            words.append(f"--limit={self.limit}")
-        if self.tags:
-            words.append(f"--tags={self.tags}")
+        words += [f"--{option}={value}" for option, value in
+                  (("limit", self.limit), ("tags", self.tags), ("forks", self.forks)) if value]
         # ansible-runner splits cmdline with shlex: paths with spaces must survive that.
         return shlex.join(words)
 
 
 def run(playbook: Playbook, console: Console) -> Outcome:
     """Run the playbook; Ctrl-C stops it and raises KeyboardInterrupt (exit 130), not a failed Outcome."""
-    progress = _Progress(console, show_diff=playbook.diff)
+    progress = _Progress(console, show_diff=playbook.diff, collect=playbook.collect)
     with tempfile.TemporaryDirectory(prefix="provision-run-") as private, _interruptible() as interrupted:
-        playbooks = project(Path(private), playbook.template_overrides)
+        playbooks = project(Path(private))
         # ansible-runner passes env/extravars as -e @FILE; a dict it would put on the command line.
         (Path(private) / "env").mkdir()
         (Path(private) / "env/extravars").write_text(unsafe_yaml(playbook.extravars))
-        hosts = Path(private) / "hosts.yml"
-        hosts.write_text(unsafe_yaml({"all": {"hosts": {playbook.host.name: {
-            "ansible_host": playbook.host.address, "ansible_user": playbook.host.user}}}}))
+        hosts = inventory(Path(private), playbook.targets)
         result = ansible_runner.run(
             private_data_dir=private,
             project_dir=str(playbooks),
@@ -115,7 +135,94 @@ def run(playbook: Playbook, console: Console) -> Outcome:
         if interrupted():
             raise KeyboardInterrupt
     return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
-                   failures=progress.failures)
+                   failures=progress.failures, results=progress.results)
+
+
+def inventory(directory: Path, targets: list[Target]) -> Path:
+    """The run's own inventory: hosts.yml with each host's variables (in a fleet run, a group per
+    customer), each host's vault beside it, and the template layers and hooks copied in for the roles
+    to find (host variables provision_template_layers and hooks_files)."""
+    hosts_file = directory / "inventory/hosts.yml"
+    hosts_file.parent.mkdir()
+    copies: dict[Path, Path] = {}
+    hosts: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        # Each directory copied once however many hosts share it (the consultant's).
+        copied = [copies[layer] if layer in copies else copies.setdefault(
+            layer, _copy_tree(layer, directory / f"layers/{len(copies)}")) for layer in target.layers]
+        hooks: dict[str, list[str]] = {}
+        for layer in copied:
+            for stage in sorted((layer / "hooks").glob("*.d")):
+                hooks.setdefault(stage.name.removesuffix(".d"), []).extend(
+                    str(task) for task in sorted(stage.glob("*.yml")))
+        hosts[target.name] = {**target.hostvars, "ansible_host": target.host.address,
+                              "ansible_user": target.host.user, "hooks_files": hooks,
+                              "hooks_extra_role_paths": _extra_roles(target, copied),
+                              "provision_template_layers": [str(layer / "templates") for layer in copied]}
+        if target.vault_file:
+            own = directory / "inventory/host_vars" / target.name / "vault.yml"
+            own.parent.mkdir(parents=True)
+            shutil.copyfile(target.vault_file, own)
+    groups: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        if target.customer:  # customer_NAME: a group named as its host would make Ansible warn
+            group = "customer_" + re.sub(r"\W", "_", target.customer)
+            groups.setdefault(group, {"hosts": {}})["hosts"][target.name] = hosts.pop(target.name)
+    hosts_file.write_text(unsafe_yaml({"all": {"hosts": hosts, "children": groups}}))
+    return hosts_file
+
+
+def project(directory: Path) -> Path:
+    """The playbooks and templates for one run.
+
+    Each role reaches its templates through a link to templates/ROLE, made here rather than copied: an
+    installed provision has no such links (a wheel holds files only).
+    """
+    playbooks, templates = directory / "project/playbooks", directory / "project/templates"
+    shutil.copytree(PLAYBOOKS, playbooks, ignore=_role_template_links)
+    shutil.copytree(TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
+    for role in (playbooks / "roles").iterdir():
+        if (templates / role.name).is_dir() and not (role / "templates").exists():
+            (role / "templates").symlink_to(Path("../../../templates") / role.name)
+    return playbooks
+
+
+def _extra_roles(target: Target, copied: list[Path]) -> list[str]:
+    """Where the roles named in hooks_extra_roles are, the customer's own before the consultant's."""
+    names = target.hostvars.get("hooks_extra_roles") or []
+    paths, missing = [], []
+    for name in names:
+        found = [layer / "roles" / str(name) for layer in reversed(copied)
+                 if "/" not in str(name) and (layer / "roles" / str(name) / "tasks/main.yml").is_file()]
+        if found:
+            paths.append(str(found[0]))
+        else:
+            missing.append(f"{target.name}: hooks_extra_roles: {name} is not a role in roles/ of "
+                           f"{' or '.join(str(layer) for layer in target.layers)} (hint: put it in "
+                           f"roles/{name}/tasks/main.yml there)")
+    if missing:
+        raise ProblemsError("extra roles are missing; nothing was run", missing)
+    return paths
+
+
+def _copy_tree(layer: Path, target: Path) -> Path:
+    """A consultant's or customer's templates/, hooks/ and roles/, copied for the run. A link among them would
+    copy whatever it points at (a key, /etc/shadow) to the server."""
+    for part in ("templates", "hooks", "roles"):
+        source = layer / part
+        if source.is_symlink():
+            raise files.Refused(source, files.LINK, "keep it in the directory itself")
+        if not source.is_dir():
+            continue
+        found, problems = files.walk(source)
+        if problems:
+            raise ProblemsError(f"{source}: links or special files; nothing was run", problems)
+        for relative in found:
+            copy = target / part / relative
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            with os.fdopen(files.open_beneath(source, relative), "rb") as stream:
+                copy.write_bytes(stream.read())
+    return target
 
 
 @contextlib.contextmanager
@@ -131,35 +238,6 @@ def _interruptible() -> Iterator[Callable[[], bool]]:
         yield pressed.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def project(directory: Path, template_overrides: Path | None) -> Path:
-    """The playbooks and templates for one run, the customer's template overrides laid over ours.
-
-    Each role reaches its templates through a link to templates/ROLE, made here rather than copied: an
-    installed provision has no such links (a wheel holds files only), and the link must point into
-    this copy, where the overrides are.
-    """
-    playbooks, templates = directory / "project/playbooks", directory / "project/templates"
-    shutil.copytree(PLAYBOOKS, playbooks, ignore=_role_template_links)
-    shutil.copytree(TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
-    if template_overrides and template_overrides.is_symlink():
-        raise files.Refused(template_overrides, files.LINK,
-                            "keep the template overrides in the inventory directory itself")
-    if template_overrides and template_overrides.is_dir():
-        # A link among them would copy whatever it points at (a key, /etc/shadow) to the server.
-        found, problems = files.walk(template_overrides)
-        if problems:
-            raise ProblemsError(f"{template_overrides}: links or special files; nothing was run", problems)
-        for relative in found:
-            target = templates / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with os.fdopen(files.open_beneath(template_overrides, relative), "rb") as source:
-                target.write_bytes(source.read())
-    for role in (playbooks / "roles").iterdir():
-        if (templates / role.name).is_dir() and not (role / "templates").exists():
-            (role / "templates").symlink_to(Path("../../../templates") / role.name)
-    return playbooks
 
 
 def _role_template_links(current: str, names: list[str]) -> list[str]:
@@ -194,8 +272,9 @@ def unsafe_yaml(data: Any) -> str:
 class _Progress:
     """Prints one line per role as it starts, and what changed or failed."""
 
-    def __init__(self, console: Console, show_diff: bool):
-        self.console, self.show_diff = console, show_diff
+    def __init__(self, console: Console, show_diff: bool, collect: bool = False):
+        self.console, self.show_diff, self.collect = console, show_diff, collect
+        self.results: dict[str, dict[str, Any]] = {}
         self.role: str | None = None
         self.changed: list[str] = []
         self.failures: list[str] = []
@@ -212,12 +291,14 @@ class _Progress:
 
     def _playbook_on_task_start(self, event: dict[str, Any], data: dict[str, Any]) -> None:
         role = data.get("role") or "play"
-        if role != self.role:
+        if role != self.role and role != "hooks":  # a hook point says nothing unless it runs a hook
             self.role = role
             self.console.info(f"» {role}")
         self.console.detail(f"  {data.get('task', '')}")
 
     def _runner_on_ok(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        if self.collect:
+            self.results.setdefault(str(data.get("host")), {})[str(data.get("task"))] = data.get("res", {})
         if data.get("res", {}).get("changed"):
             line = f"{data.get('host')}: {data.get('task')}"
             self.changed.append(line)

@@ -8,13 +8,15 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from provision.ansible.run import Playbook, run
+from provision.commands.fleet import fleet_options, run_fleet
 from provision.console import Console, table
 from provision.errors import ExitStatus, UsageError
 from provision.inventory import HOSTS_FILE, SETTINGS_FILE
 from provision.inventory.create import create
+from provision.inventory.fleet import is_fleet, load_fleet
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
-from provision.sandbox import access, machine
+from provision.sandbox import machine
 from provision.sandbox.network import DEFAULT_NETWORK
 
 DEMO = "demo"
@@ -30,23 +32,27 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "(same paths as provision's templates/) replace provision's own.",
     )
     parser.add_argument("dir", metavar="DIR", type=Path, nargs="?",
-                        help="the customer's inventory directory; without it, the built-in default: "
+                        help="the customer's inventory directory, or a consultant's fleet directory (one "
+                             "run over all its customers' servers); without it, the built-in default: "
                              f"a local sandbox server named {DEMO} with its inventory in {DEMO_INVENTORY}")
     parser.add_argument("--check", action="store_true", help="show what would change; change nothing")
     parser.add_argument("--diff", action="store_true", help="show the changes made to files")
     parser.add_argument("--limit", metavar="HOST", help="only these hosts (Ansible pattern)")
     parser.add_argument("--tags", metavar="TAGS", help="only these parts, e.g. base,tls")
+    fleet_options(parser)
     parser.set_defaults(handler=_apply)
 
 
 def _apply(args: argparse.Namespace, console: Console) -> int:
     if args.dir is None:
         args.dir = _demo_inventory(console)
+    if is_fleet(args.dir):
+        return run_fleet(load_fleet(args.dir, args.customers), "site.yml", args, console)
     inventory = load(args.dir)  # a bad inventory stops here, before any connection
-    connection = _connection_vars(inventory)
+    connection = machine.connection_vars(inventory)
     outcome = run(Playbook.for_inventory(
         "site.yml", inventory, {**inventory.ansible_vars(), **connection},
-        check=args.check, diff=args.diff, limit=args.limit, tags=args.tags,
+        check=args.check, diff=args.diff, limit=args.limit, tags=args.tags, forks=args.forks,
     ), console)
     unreachable = any(counts["unreachable"] for counts in outcome.stats.values())
     hint = _login_hint(inventory, connection) if unreachable else None
@@ -131,9 +137,3 @@ def _login_hint(inventory: Inventory, connection: dict[str, str]) -> str:
     return (f"ssh tried {tried} on {target}: put your public key in {host.user}'s "
             f"~/.ssh/authorized_keys on the server (ssh-copy-id {target}), or name the key as "
             f"ansible_ssh_private_key_file in {inventory.directory / HOSTS_FILE}")
-
-
-def _connection_vars(inventory: Inventory) -> dict[str, str]:
-    """A sandbox's server is reached with the sandbox's own key and known host key."""
-    box = machine.of_inventory(inventory)
-    return access.ansible_connection_vars(box) if box else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from functools import partial
 from ipaddress import IPv4Address
@@ -13,6 +14,7 @@ from provision.console import Console, table
 from provision.errors import ExitStatus, ProblemsError, UsageError
 from provision.inventory import SETTINGS_FILE, VAULT_FILE, values, vault
 from provision.inventory.create import create
+from provision.inventory.fleet import is_fleet, load_fleet
 from provision.inventory.load import load
 from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode, plain
 from provision.sandbox import machine
@@ -58,6 +60,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     check = actions.add_parser("check", parents=[common], help="validate the inventory and its vault")
     check.add_argument("dir", metavar="DIR", type=Path)
     check.set_defaults(handler=_check)
+    show = actions.add_parser("show", parents=[common], help="print every effective setting",
+                              description="Print every setting and role variable the inventory gives the "
+                                          "roles; with a fleet directory, each customer's.")
+    show.add_argument("dir", metavar="DIR", type=Path, help="a customer's inventory or a fleet directory")
+    show.add_argument("--origin", action="store_true",
+                      help="say where each came from: consultant.yml, the customer's file, or the default")
+    show.set_defaults(handler=_show)
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:
@@ -190,3 +199,29 @@ def _summary(inventory: Inventory) -> list[dict[str, str]]:
         "sandbox": "yes" if settings.sandbox else "no",
     }
     return [{"setting": name, "value": value} for name, value in rows.items()]
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    fleet = load_fleet(args.dir) if is_fleet(args.dir) else None
+    if fleet and not fleet.customers:
+        raise ProblemsError(f"{args.dir}: every customer's inventory has problems",
+                            [f"{name}: {line}" for name, lines in fleet.refused.items() for line in lines])
+    inventories = fleet.customers if fleet else {"": load(args.dir)}
+    shown = {name: _effective(inventory) for name, inventory in inventories.items()}
+    columns = [("customer", "customer")] if fleet else []
+    columns += [("name", "variable"), ("value", "value")] + ([("origin", "origin")] if args.origin else [])
+    rows = [{"customer": name, "name": key, "origin": entry["origin"],
+             "value": json.dumps(entry["value"], ensure_ascii=False)}
+            for name, entries in shown.items() for key, entry in entries.items()]
+    refused = fleet.refused if fleet else {}
+    console.result({"customers": shown, "refused": refused} if fleet else {"settings": shown[""]},
+                   table(rows, columns) + "".join(f"\n{name}: refused: {line}" for name, lines in
+                                                  refused.items() for line in lines))
+    return ExitStatus.FAILURE if refused else ExitStatus.OK
+
+
+def _effective(inventory: Inventory) -> dict[str, dict[str, Any]]:
+    """Each variable the roles get from the inventory, its value and where it was set."""
+    return {key: {"value": value,
+                  "origin": str(inventory.origins.get(key, "default"))}
+            for key, value in sorted(inventory.ansible_vars().items())}

@@ -17,7 +17,15 @@ import yaml
 
 from provision import files
 from provision.errors import ProblemsError
-from provision.inventory import HOSTS_FILE, SETTINGS_FILE, VAULT_FILE, values, vault
+from provision.inventory import (
+    CONSULTANT_FILE,
+    CUSTOMERS_DIR,
+    HOSTS_FILE,
+    SETTINGS_FILE,
+    VAULT_FILE,
+    values,
+    vault,
+)
 from provision.inventory.model import (
     PREFIX,
     FirstAdmin,
@@ -35,6 +43,9 @@ REQUIRED = ("domains", "hostname", "public_ipv4", "admin_email", "first_admin")
 TLS_MODE_OF = {"tls_cert_file": TlsMode.FILES, "tls_key_file": TlsMode.FILES,
                "acme_directory": TlsMode.ACME, "acme_ca_file": TlsMode.ACME}
 EXAMPLE = "inventory.example/group_vars/all/provision.yml"
+# A customer's own settings, which a consultant's defaults for every customer cannot give.
+CUSTOMER_ONLY = ("domains", "hostname", "public_ipv4", "public_ipv6", "first_admin", "tls_cert_file",
+                 "tls_key_file", "acme_ca_file")
 # Jinja's delimiters: Ansible would run such a value as a template, on the controller, as its user.
 TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 
@@ -52,16 +63,46 @@ def load(directory: Path) -> Inventory:
     """The inventory in directory, its vault included, checked."""
     problems = Problems()
     host = _host(directory / HOSTS_FILE, problems)
-    role_vars: dict[str, Any] = {}
-    found = _settings(directory, problems, role_vars)
-    _role_files(directory, problems, role_vars)
+    fleet = consultant_of(directory)
+    base = _consultant(fleet / CONSULTANT_FILE, problems) if fleet else {}
+    origins = dict.fromkeys(base, fleet / CONSULTANT_FILE) if fleet else {}
+    role_vars = _role_keys(base)
+    found = _settings(directory, problems, role_vars, base, origins)
+    _role_files(directory, problems, role_vars, origins)
     _vault(directory, found, problems)
     if problems.lines:
         count = len(problems.lines)
         raise ProblemsError(f"{directory}: {count} problem{'s' if count > 1 else ''} in the inventory",
                             problems.lines)
     assert host is not None
-    return Inventory(directory, host, Settings(**found), role_vars)
+    return Inventory(directory, host, Settings(**found), role_vars, origins, fleet)
+
+
+def consultant_of(directory: Path) -> Path | None:
+    """The fleet directory a customer's inventory lies in (FLEET/customers/NAME), if it has a
+    consultant.yml; None for an inventory of its own."""
+    fleet = directory.absolute().parent.parent
+    in_fleet = directory.absolute().parent.name == str(CUSTOMERS_DIR)
+    return fleet if in_fleet and (fleet / CONSULTANT_FILE).is_file() else None
+
+
+def _consultant(path: Path, problems: Problems) -> dict[str, Any]:
+    """consultant.yml's settings and role variables, for every customer; problems for what a consultant
+    cannot set."""
+    data = read_yaml(path, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.add(path, None, "must be a mapping of provision_* settings and role variables",
+                     f"see {EXAMPLE}")
+        return {}
+    _unknown_keys(path, data, problems)
+    _no_templates(path, data, problems)
+    for name in CUSTOMER_ONLY:
+        if PREFIX + name in data:
+            problems.add(path, PREFIX + name, "is the customer's own, not one for every customer",
+                         f"set it in {CUSTOMERS_DIR}/NAME/{SETTINGS_FILE}")
+    return {str(key): value for key, value in data.items() if not str(key).startswith("vault_")}
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -141,9 +182,11 @@ def _checked(path: Path, key: str, parse: Callable[[Any], Any], raw: Any, proble
         return None
 
 
-def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any]) -> dict[str, Any]:
-    """The settings that passed their checks, by field name; problems for the others. The roles'
-    variables beside them go into role_vars."""
+def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any], base: dict[str, Any],
+              origins: dict[str, Path]) -> dict[str, Any]:
+    """The settings that passed their checks, by field name; problems for the others, each about the
+    file that set it. The roles' variables beside them go into role_vars; base holds the consultant's,
+    which the customer's own replace."""
     path = directory / SETTINGS_FILE
     before = len(problems.lines)
     data = read_yaml(path, problems)
@@ -155,6 +198,8 @@ def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any]) ->
     _unknown_keys(path, data, problems)
     _no_templates(path, data, problems)
     role_vars.update(_role_keys(data))
+    origins.update(dict.fromkeys(map(str, data), path))
+    data = {**{key: value for key, value in base.items() if key.startswith(PREFIX)}, **data}
     found: dict[str, Any] = {}
 
     def take(name: str, parse: Callable[[Any], Any]) -> None:
@@ -163,7 +208,7 @@ def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any]) ->
             if name in REQUIRED:
                 problems.add(path, key, "is missing", f"add it; see {EXAMPLE}")
             return
-        value = _checked(path, key, parse, data[key], problems)
+        value = _checked(origins.get(key, path), key, parse, data[key], problems)
         if value is not None:
             found[name] = value
 
@@ -198,7 +243,8 @@ def _role_keys(data: dict[Any, Any]) -> dict[str, Any]:
     return {str(key): value for key, value in data.items() if not str(key).startswith((PREFIX, "vault_"))}
 
 
-def _role_files(directory: Path, problems: Problems, role_vars: dict[str, Any]) -> None:
+def _role_files(directory: Path, problems: Problems, role_vars: dict[str, Any],
+                origins: dict[str, Path]) -> None:
     """The roles' variables in files of their own in group_vars/all, as Ansible's layout allows; the
     settings and the secrets have theirs."""
     settings, secrets = directory / SETTINGS_FILE, directory / VAULT_FILE
@@ -217,6 +263,7 @@ def _role_files(directory: Path, problems: Problems, role_vars: dict[str, Any]) 
             problems.add(path, key, "belongs elsewhere",
                          f"settings go in {SETTINGS_FILE}, secrets in {VAULT_FILE}")
         role_vars.update(_role_keys(data))
+        origins.update(dict.fromkeys(_role_keys(data), path))
 
 
 def _no_templates(path: Path, data: Any, problems: Problems,

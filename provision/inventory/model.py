@@ -87,6 +87,15 @@ class Inventory:
     # The roles' own variables the customer sets (postfix_role_addresses_to, tls_names, ...): each
     # role's defaults/main.yml documents them; they reach Ansible beside the settings.
     role_vars: dict[str, Any] = field(default_factory=dict)
+    # Where each variable the consultant or customer set came from (consultant.yml or the customer's
+    # file); what is missing here has its default.
+    origins: dict[str, Path] = field(default_factory=dict)
+    consultant: Path | None = None  # the fleet directory whose consultant.yml lies under this inventory
+
+    @property
+    def layers(self) -> tuple[Path, ...]:
+        """The directories whose templates/ replace provision's own, the lowest first."""
+        return (self.consultant, self.directory) if self.consultant else (self.directory,)
 
     def ansible_vars(self) -> dict[str, Any]:
         return {**self.role_vars, **self.settings.ansible_vars()}

@@ -100,6 +100,13 @@ def of_inventory(inventory: Inventory) -> Sandbox | None:
     return at(inventory.host.address) if inventory.settings.sandbox else None
 
 
+def connection_vars(inventory: Inventory) -> dict[str, str]:
+    """How Ansible reaches the inventory's server: a sandbox's with its own key and known host key;
+    nothing to add for any other server."""
+    box = of_inventory(inventory)
+    return access.ansible_connection_vars(box) if box else {}
+
+
 @contextmanager
 def locked() -> Iterator[None]:
     """Serialise changes to the sandbox network and state between concurrent runs."""
