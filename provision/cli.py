@@ -28,7 +28,8 @@ from provision.errors import ExitStatus, ProvisionError
 COMMANDS = {"init": "inventory", "secret": "inventory", "inventory": "inventory", "apply": "apply",
             "render": "render", "dns": "dns", "check": "check", "archive": "archive", "export": "export",
             "import": "import_", "migrate": "migrate", "sandbox": "sandbox", "users": "users",
-            "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes", "calendars": "calendars"}
+            "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes", "calendars": "calendars",
+            "bans": "bans"}
 # What may stand before the command without needing the other commands (as --help does).
 _BEFORE_COMMAND = re.compile(r"-v+|-q|--json|--verbose|--quiet")
 
