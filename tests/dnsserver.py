@@ -40,15 +40,15 @@ START_SECONDS = 10.0
 SOA = "SOA ns.invalid. hostmaster.invalid. {serial} 3600 600 86400 300"
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on ADDRESS right now."""
+def free_port(address: str = ADDRESS) -> int:
+    """A port free for both UDP and TCP on address right now."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((ADDRESS, 0))
+            tcp.bind((address, 0))
             port = tcp.getsockname()[1]
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind((ADDRESS, port))
+                    udp.bind((address, port))
                 except OSError:
                     continue
             return port
@@ -100,12 +100,14 @@ class SilentListener:
 
 @starts("network")
 class AuthoritativeServer:
-    """Knot DNS serving the zones given to load(), on ADDRESS and a free port."""
+    """Knot DNS serving the zones given to load(), on address (loopback unless a sandbox must ask it)
+    and a free port."""
 
-    def __init__(self, directory: Path, update_key: TsigKey | None = None) -> None:
+    def __init__(self, directory: Path, update_key: TsigKey | None = None, address: str = ADDRESS) -> None:
         self.directory = directory
         self.update_key = update_key
-        self.port = free_port()
+        self.address = address
+        self.port = free_port(address)
         self._silent = SilentListener()
         self._process: subprocess.Popen[bytes] | None = None
         self._serial = 0
@@ -173,7 +175,7 @@ class AuthoritativeServer:
         """
         assert lifetime < PROXY_WAIT_MS / 1000
         resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [ADDRESS]
+        resolver.nameservers = [self.address]
         resolver.port = self.port
         resolver.timeout = lifetime
         resolver.lifetime = lifetime
@@ -221,7 +223,7 @@ class AuthoritativeServer:
         )
         return f"""server:
     rundir: "{directory / "run"}"
-    listen: {ADDRESS}@{self.port}
+    listen: {self.address}@{self.port}
     # Queries to unanswered zones hold a worker until the proxy gives up, so keep spares.
     udp-workers: 8
     tcp-workers: 2

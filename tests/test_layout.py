@@ -42,9 +42,12 @@ def test_the_radicale_paths_are_the_roles():
 
 
 def test_the_ports_between_roles_agree():
-    postfix = render("{{ postfix_milters[0] }}", defaults("postfix"))
+    postfix = render("{{ postfix_milters | join(' ') }}", defaults("postfix"))
     dkim = render("{{ dkim_socket }}", defaults("dkim"))
-    assert postfix == "inet:127.0.0.1:8891" and dkim == "inet:8891@127.0.0.1"
+    rspamd = render("{{ rspamd_milter_address }}", defaults("rspamd"))
+    # Rspamd first (its Authentication-Results and verdicts), then OpenDKIM, which signs.
+    assert postfix == "inet:127.0.0.1:11332 inet:127.0.0.1:8891"
+    assert dkim == "inet:8891@127.0.0.1" and rspamd == "127.0.0.1:11332"
     radicale = render("{{ radicale_listen }}", defaults("radicale", provision_domains=DOMAINS))
     web = render("{{ web_radicale }}", defaults("web", provision_domains=DOMAINS))
     assert radicale == web == "127.0.0.1:5232"

@@ -83,11 +83,12 @@ class Facts:
 
 
 def units(server: Server) -> tuple[str, ...]:
-    """The services the inventory's roles start: base, directory, dkim, postfix, dovecot, radicale (and
-    its directory sync), web; with ACME the tls role's challenge server and certbot's renewals."""
+    """The services the inventory's roles start: base, directory, dkim, resolver, rspamd (and its Valkey),
+    fail2ban, postfix, dovecot, radicale (and its directory sync), web; with ACME the tls role's
+    challenge server and certbot's renewals."""
     acme = ("lighttpd", "certbot.timer") if server.inventory.settings.tls_mode is TlsMode.ACME else ()
-    return ("nftables", "slapd", "opendkim", "postfix", "dovecot", "radicale", "provision-dav-sync.timer",
-            "nginx", *acme)
+    return ("nftables", "slapd", "opendkim", "unbound", "rspamd", "valkey-server", "fail2ban", "postfix",
+            "dovecot", "radicale", "provision-dav-sync.timer", "nginx", *acme)
 
 
 PRELUDE = """export LC_ALL=C

@@ -35,8 +35,9 @@ def test_a_fresh_server_is_healthy(mail_server: MailServer, fresh: dict[str, dic
     judged_elsewhere = {"host.updates.security", "host.drift"}
     assert {key: found for key, found in fresh.items()
             if key not in judged_elsewhere and found["status"] != "OK"} == {}
-    assert fresh["host.services"]["message"] == ("running: nftables, slapd, opendkim, postfix, dovecot, "
-                                                 "radicale, provision-dav-sync.timer, nginx")
+    assert fresh["host.services"]["message"] == ("running: nftables, slapd, opendkim, unbound, rspamd, "
+                                                 "valkey-server, fail2ban, postfix, dovecot, radicale, "
+                                                 "provision-dav-sync.timer, nginx")
     # Updates may well be pending on a new server: the check says what apt says.
     upgrade = mail_server.host.ssh("apt-get -s -o Debug::NoLocking=true upgrade").stdout
     pending = [line for line in upgrade.splitlines() if line.startswith("Inst ") and "-security" in line]
