@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import ipaddress
 import ssl
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from pathlib import Path
 import idna
 
 from provision import files
-from provision.check import report, runner
+from provision.check import customer, report, runner
 from provision.check.model import Options, Target
 from provision.commands import arguments
 from provision.console import Console
@@ -25,7 +26,7 @@ from provision.inventory.secrets import DKIM_KEYS, dkim_record
 
 # A check waits for up to 12 times this; a longer wait is no check but a hang.
 MAX_TIMEOUT = 300
-REPORT_FORMATS = {".html": report.html_page, ".htm": report.html_page, ".md": report.markdown}
+REPORT_FORMATS = {".html": customer.html_page, ".htm": customer.html_page, ".md": customer.markdown}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -42,7 +43,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "inventory, playbooks or templates change). Each TARGET is an inventory "
                     "directory (all its domains, its server's addresses and keys) or a domain. "
                     "Exit status: 0 all OK, 1 any WARN, "
-                    "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.",
+                    "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN; with "
+                    "--prometheus 0 (the statuses are in the metrics).",
     )
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory directory or domain")
     parser.add_argument("--only", action="append", default=[], metavar="CHECKS",
@@ -68,17 +70,23 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                         metavar="SECONDS", help="per DNS query, connection or command "
                                                 f"(default: %(default)s, at most {MAX_TIMEOUT})")
     parser.add_argument("--report", type=Path, metavar="FILE",
-                        help="also write a report for the customer: FILE.html or FILE.md")
+                        help="also write a report for the customer: FILE.html (prints to PDF) or FILE.md")
+    parser.add_argument("--language", choices=customer.LANGUAGES, default="en",
+                        help="language of the customer's report (default: %(default)s)")
     parser.add_argument("--nagios", action="store_true",
                         help="print one Nagios/Icinga/Checkmk status line; exit 0/1/2/3")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="print Prometheus metrics (text exposition format): provision_check_status"
+                             "{customer,area,check} 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN; provision_check_finding"
+                             "{customer,check,status,message,fix} for each check that is not OK")
     parser.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     selection = runner.Selection(_list(args.only), _list(args.skip))
     selection.validate()
-    if args.nagios and console.json:
-        raise UsageError("give --json or --nagios, not both")
+    if sum((args.nagios, args.prometheus, console.json)) > 1:
+        raise UsageError("give only one of --json, --nagios and --prometheus")
     _check_files(args)
     options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
                       check_timeout=max(Options.check_timeout, 12 * args.timeout),
@@ -89,10 +97,14 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         targets = list(pool.map(lambda text: _target(text, args, addresses), args.targets))
     console.detail(f"checking {len(targets)} target(s)")
     with files.Output(args.report, secret=False, replace=True) if args.report else nullcontext() as out:
+        checked_at = datetime.datetime.now(datetime.UTC)
         reports = runner.run(targets, options, selection)
         if out is not None:
-            out.write(REPORT_FORMATS[args.report.suffix.lower()](reports))
+            out.write(REPORT_FORMATS[args.report.suffix.lower()](reports, args.language, checked_at))
             console.info(f"report written to {args.report}")
+    if args.prometheus:
+        console.out.write(report.prometheus(reports, checked_at.timestamp()))
+        return 0
     if args.nagios:
         line, code = report.nagios(reports)
         console.out.write(line + "\n")
