@@ -117,3 +117,13 @@ def test_prometheus_is_one_output_format_among_others(cli: Cli, other: str) -> N
     done = cli("good.test", "--prometheus", other)
     assert done.status == 2
     assert "give only one of --json, --nagios and --prometheus" in done.err
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("good.test", "--push"), "--push sends the metrics of --prometheus: give both"),
+    (("good.test", "--prometheus", "--push"), "--push: good.test has no server to push to"),
+])
+def test_push_needs_the_metrics_and_an_inventory(cli: Cli, args: tuple[str, ...], said: str) -> None:
+    done = cli(*args)
+    assert done.status == 2
+    assert said in done.err

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import MailServer
+from tests.conftest import MailServer, provision
 
 SETTINGS = "group_vars/all/exporters.yml"
 APPLY = ("--tags", "exporters,web")  # the web role's handler reloads nginx for the metrics locations
@@ -88,3 +88,13 @@ def test_no_other_address_reaches_the_exporters(exporting: MailServer) -> None:
                  if line.split()[3].endswith((":9100", ":9900"))]
     assert sorted(exporters) == ["127.0.0.1:9100", "127.0.0.1:9900"]
 
+
+def test_the_checks_results_reach_the_monitor_host_through_the_server(exporting: MailServer) -> None:
+    done = provision("check", str(exporting.inventory), "--prometheus", "--push", "--only",
+                     "host.disk,host.queue", env=exporting.env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "metrics written to /var/lib/prometheus/node-exporter/provision_check.prom" in done.stderr
+    status, body = _get(f"https://{exporting.host.address}/metrics/node")
+    assert status == 200
+    assert 'provision_check_status{area="host",check="host.disk",customer="example.test"} 0' in body
+    assert 'provision_check_timestamp_seconds{customer="example.test"} ' in body
