@@ -1,8 +1,10 @@
-"""The results as people and programs read them: a table, JSON, Markdown, HTML, or one Nagios line."""
+"""The results as the consultant and programs read them: a table, JSON, one Nagios line, Prometheus metrics.
+
+The customer's report is provision.check.customer.
+"""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,63 +29,13 @@ def text(reports: list[TargetReport]) -> str:
     lines = [table(_summary_rows(reports), _SUMMARY_COLUMNS)]
     for report in reports:
         lines += ["", f"== {report.target} =="]
-        for area, checks in _by_area(report.checks):
+        for area, checks in by_area(report.checks):
             lines.append(f"[{area}]")
             for check in checks:
                 lines.append(f"  {check.status:<7} {check.id:<20} {check.message}")
                 if check.fix and check.status is not Status.OK:
                     lines.append(f"  {'':<7} {'':<20} fix: {check.fix}")
     return "\n".join(lines)
-
-
-def markdown(reports: list[TargetReport]) -> str:
-    lines = ["# Mail setup check", "", "## Summary", "", "| Target | Status | " + " | ".join(STATUSES) + " |",
-             "|---" * (2 + len(STATUSES)) + "|"]
-    lines += [f"| {_md(row['target'])} | {row['status']} | " + " | ".join(str(row[s]) for s in STATUSES)
-              + " |" for row in _summary_rows(reports)]
-    lines += ["", "## What to fix", ""]
-    problems = [(report.target, check) for report in reports for check in _urgent_first(report.checks)
-                if check.status is not Status.OK]
-    lines += [f"- **{check.status}** {_md(target)} `{check.id}`: {_md(check.message)}"
-              + (f"  \n  Fix: {_md(check.fix)}" if check.fix else "") for target, check in problems]
-    lines += [] if problems else ["Nothing: every check passed."]
-    lines += ["", "## All checks"]
-    for report in reports:
-        for area, checks in _by_area(report.checks):
-            lines += ["", f"### {_md(report.target)}: {area}", "", "| Status | Check | Message |",
-                      "|---|---|---|"]
-            lines += [f"| {check.status} | `{check.id}` | {_md(check.message)} |" for check in checks]
-    return "\n".join(lines) + "\n"
-
-
-def html_page(reports: list[TargetReport]) -> str:
-    e = html.escape
-    rows = "".join(f"<tr class={row['status']}><td>{e(row['target'])}</td><td>{row['status']}</td>"
-                   + "".join(f"<td>{row[s]}</td>" for s in STATUSES) + "</tr>"
-                   for row in _summary_rows(reports))
-    problems = "".join(
-        f"<li class={check.status}><b>{check.status}</b> {e(report.target)} <code>{e(check.id)}</code>: "
-        f"{e(check.message)}" + (f"<br>Fix: <code>{e(check.fix)}</code>" if check.fix else "") + "</li>"
-        for report in reports for check in _urgent_first(report.checks) if check.status is not Status.OK)
-    sections = "".join(
-        f"<h3>{e(report.target)}: {area}</h3><table><tr><th>Status</th><th>Check</th><th>Message</th></tr>"
-        + "".join(f"<tr class={check.status}><td>{check.status}</td><td><code>{e(check.id)}</code></td>"
-                  f"<td>{e(check.message)}</td></tr>" for check in checks) + "</table>"
-        for report in reports for area, checks in _by_area(report.checks))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Mail setup check</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}.OK{{background:#e6f4e6}}
-.WARN{{background:#fff4d6}}.CRIT{{background:#fbe0e0}}.UNKNOWN{{background:#eee}}</style></head><body>
-<h1>Mail setup check</h1>
-<h2>Summary</h2>
-<table><tr><th>Target</th><th>Status</th>{"".join(f"<th>{s}</th>" for s in STATUSES)}</tr>{rows}</table>
-<h2>What to fix</h2>
-{f"<ul>{problems}</ul>" if problems else "<p>Nothing: every check passed.</p>"}
-<h2>All checks</h2>
-{sections}
-</body></html>
-"""
 
 
 def nagios(reports: list[TargetReport]) -> tuple[str, int]:
@@ -93,7 +45,7 @@ def nagios(reports: list[TargetReport]) -> tuple[str, int]:
     counts = {status: sum(check.status is status for check in checks) for status in STATUSES}
     summary = ", ".join(f"{counts[status]} {status}" for status in STATUSES)
     problems = [f"{report.target} {check.id} {check.status}" for report in reports
-                for check in _urgent_first(report.checks) if check.status is not Status.OK]
+                for check in urgent_first(report.checks) if check.status is not Status.OK]
     shown = "; ".join(problems[:NAGIOS_SHOWN]) + (f"; {len(problems) - NAGIOS_SHOWN} more"
                                                    if len(problems) > NAGIOS_SHOWN else "")
     perfdata = " ".join(f"{status.lower()}={counts[status]};;;0" for status in reversed(STATUSES))
@@ -111,14 +63,44 @@ def _summary_rows(reports: list[TargetReport]) -> list[dict[str, Any]]:
              **{str(status): report.count(status) for status in STATUSES}} for report in reports]
 
 
-def _by_area(checks: list[Check]) -> Iterator[tuple[str, list[Check]]]:
+def by_area(checks: list[Check]) -> Iterator[tuple[str, list[Check]]]:
     for area in dict.fromkeys(check.area for check in checks):
         yield area, [check for check in checks if check.area == area]
 
 
-def _urgent_first(checks: list[Check]) -> list[Check]:
+def urgent_first(checks: list[Check]) -> list[Check]:
     return sorted(checks, key=lambda check: -check.status.rank)
 
 
-def _md(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+
+def prometheus(reports: list[TargetReport], checked_at: float) -> str:
+    """The text exposition format: per customer (its primary domain) one status series per check id,
+    the worst over its domains, and the findings with their fix for what is not OK, as alert text."""
+    lines = ["# HELP provision_check_status provision check's status of a check: 0 OK, 1 WARN, 2 CRIT, "
+             "3 UNKNOWN, the worst over the customer's domains.", "# TYPE provision_check_status gauge"]
+    findings, times = [], []
+    for report in reports:
+        customer = report.domains[0] if report.domains else report.target
+        times.append(f"provision_check_timestamp_seconds{_labels(customer=customer)} {checked_at:.3f}")
+        for check_id, area in dict.fromkeys((check.id, check.area) for check in report.checks):
+            same = [check for check in report.checks if check.id == check_id]
+            status = worst([check.status for check in same])
+            lines.append(f"provision_check_status{_labels(customer=customer, area=area, check=check_id)} "
+                         f"{status.nagios_code}")
+            problems = [check for check in urgent_first(same) if check.status is not Status.OK]
+            if problems:
+                labels = _labels(customer=customer, check=check_id, status=str(status),
+                                 message="; ".join(dict.fromkeys(check.message for check in problems)),
+                                 fix="; ".join(dict.fromkeys(check.fix for check in problems if check.fix)))
+                findings.append(f"provision_check_finding{labels} 1")
+    lines += ["# HELP provision_check_finding What a check that is not OK found, and its fix (always 1).",
+              "# TYPE provision_check_finding gauge", *findings,
+              "# HELP provision_check_timestamp_seconds When provision check ran, in Unix time.",
+              "# TYPE provision_check_timestamp_seconds gauge", *times]
+    return "\n".join(lines) + "\n"
+
+
+def _labels(**labels: str) -> str:
+    def escaped(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return "{" + ",".join(f'{name}="{escaped(value)}"' for name, value in labels.items()) + "}"

@@ -42,6 +42,7 @@ def _covers(selector: str, check_id: str) -> bool:
 class TargetReport:
     target: str
     checks: list[Check] = field(default_factory=list)
+    domains: tuple[str, ...] = ()  # the mail domains, primary first: what customers call it
 
     @property
     def status(self) -> Status:
@@ -67,7 +68,7 @@ def run(targets: list[Target], options: Options, selection: Selection) -> list[T
     jobs = [_Job(number, module, domain) for number, target in enumerate(targets) for module in modules
             for domain in (target.domains if module.per_domain else ("",))]
     results = _run_jobs(jobs, contexts, options.check_timeout)
-    reports = [TargetReport(target.name) for target in targets]
+    reports = [TargetReport(target.name, domains=target.domains) for target in targets]
     for number, job in enumerate(jobs):
         reports[job.target].checks += [check for check in results[number] if selection.wants(check.id)]
     return reports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import ipaddress
 import re
 import ssl
@@ -14,22 +15,25 @@ from pathlib import Path
 
 import idna
 
-from provision import files
-from provision.check import report, runner
+from provision import files, remote
+from provision.check import customer, report, runner
 from provision.check.dns import parse_tags
 from provision.check.model import Options, Target
 from provision.commands import arguments
 from provision.console import Console
 from provision.dns.query import domain_name
-from provision.errors import UsageError
+from provision.errors import ProvisionError, UsageError
 from provision.inventory import HOSTS_FILE, vault
 from provision.inventory.load import load
 from provision.inventory.model import TlsMode
 from provision.inventory.secrets import DKIM_KEYS, dkim_record
 
+# The exporters role's exporters_textfile_dir, unless the inventory sets it; the file provision writes there.
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+PUSHED_FILE = "provision_check.prom"
 # A check waits for up to 12 times this; a longer wait is no check but a hang.
 MAX_TIMEOUT = 300
-REPORT_FORMATS = {".html": report.html_page, ".htm": report.html_page, ".md": report.markdown}
+REPORT_FORMATS = {".html": customer.html_page, ".htm": customer.html_page, ".md": customer.markdown}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -46,7 +50,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "inventory, playbooks or templates change). Each TARGET is an inventory "
                     "directory (all its domains, its server's addresses and keys) or a domain. "
                     "Exit status: 0 all OK, 1 any WARN, "
-                    "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.",
+                    "CRIT or UNKNOWN, 2 bad usage; with --nagios 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN; with "
+                    "--prometheus 0 (the statuses are in the metrics).",
     )
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory directory or domain")
     parser.add_argument("--only", action="append", default=[], metavar="CHECKS",
@@ -76,17 +81,31 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                         metavar="SECONDS", help="per DNS query, connection or command "
                                                 f"(default: %(default)s, at most {MAX_TIMEOUT})")
     parser.add_argument("--report", type=Path, metavar="FILE",
-                        help="also write a report for the customer: FILE.html or FILE.md")
+                        help="also write a report for the customer: FILE.html (prints to PDF) or FILE.md")
+    parser.add_argument("--language", choices=customer.LANGUAGES, default="en",
+                        help="language of the customer's report (default: %(default)s)")
     parser.add_argument("--nagios", action="store_true",
                         help="print one Nagios/Icinga/Checkmk status line; exit 0/1/2/3")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="print Prometheus metrics (text exposition format): provision_check_status"
+                             "{customer,area,check} 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN; provision_check_finding"
+                             "{customer,check,status,message,fix} for each check that is not OK")
+    parser.add_argument("--push", action="store_true",
+                        help="with --prometheus: write each inventory's metrics to its server instead, "
+                             "over SSH, for node-exporter's textfile collector (the exporters role); run it "
+                             "from a timer: provision_check_timestamp_seconds tells how old they are")
     parser.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     selection = runner.Selection(_list(args.only), _list(args.skip))
     selection.validate()
-    if args.nagios and console.json:
-        raise UsageError("give --json or --nagios, not both")
+    if sum((args.nagios, args.prometheus, console.json)) > 1:
+        raise UsageError("give only one of --json, --nagios and --prometheus")
+    if args.push and not args.prometheus:
+        raise UsageError("--push sends the metrics of --prometheus: give both")
+    if args.push and (domains := [text for text in args.targets if not (Path(text) / HOSTS_FILE).is_file()]):
+        raise UsageError(f"--push: {', '.join(domains)} has no server to push to: give inventory directories")
     _check_files(args)
     options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
                       check_timeout=max(Options.check_timeout, 12 * args.timeout),
@@ -98,16 +117,44 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         targets = list(pool.map(lambda text: _target(text, args, addresses, signed), args.targets))
     console.detail(f"checking {len(targets)} target(s)")
     with files.Output(args.report, secret=False, replace=True) if args.report else nullcontext() as out:
+        checked_at = datetime.datetime.now(datetime.UTC)
         reports = runner.run(targets, options, selection)
         if out is not None:
-            out.write(REPORT_FORMATS[args.report.suffix.lower()](reports))
+            out.write(REPORT_FORMATS[args.report.suffix.lower()](reports, args.language, checked_at))
             console.info(f"report written to {args.report}")
+    if args.push:
+        return _push(targets, reports, checked_at.timestamp(), console)
+    if args.prometheus:
+        console.out.write(report.prometheus(reports, checked_at.timestamp()))
+        return 0
     if args.nagios:
         line, code = report.nagios(reports)
         console.out.write(line + "\n")
         return code
     console.result(report.as_json(reports), report.text(reports))
     return report.exit_status(reports)
+
+
+def _push(targets: list[Target], reports: list[runner.TargetReport], checked_at: float,
+          console: Console) -> int:
+    """Each inventory's metrics into its server's textfile directory, replaced in one rename."""
+    failed = 0
+    for target, result in zip(targets, reports, strict=True):
+        assert target.inventory is not None  # --push takes inventories only
+        directory = target.inventory.role_vars.get("exporters_textfile_dir", TEXTFILE_DIR)
+        file = f"{directory}/{PUSHED_FILE}"
+        script = ('test -d "$1" || { echo "no directory $1: enable the exporters role" >&2; exit 1; }; '
+                  'cat > "$2.tmp" && chmod 644 "$2.tmp" && mv "$2.tmp" "$2"')
+        try:
+            with remote.connect(remote.login_of(target.inventory)) as connection:
+                connection.run(["sh", "-c", script, "sh", directory, file],
+                               stdin=report.prometheus([result], checked_at).encode())
+        except ProvisionError as error:
+            console.warn(f"{target.name}: {error}")
+            failed += 1
+            continue
+        console.info(f"{target.name}: metrics written to {file} on {target.inventory.host.address}")
+    return 1 if failed else 0
 
 
 def _check_files(args: argparse.Namespace) -> None:

@@ -57,3 +57,13 @@ def test_an_inventory_is_checked_with_its_own_settings(cli: Callable[..., Run], 
     assert "letsencrypt.org" in by_id["dns.caa.issuer"]
     helo = [check["message"] for check in checks if check["id"] == "dns.ptr.helo"]
     assert helo == [f"{address}: PTR matches the HELO name mail.inv.test" for address in (IPV4, IPV6)]
+
+
+def test_an_inventorys_report_names_its_domain_not_its_path(cli: Callable[..., Run], customer: Path,
+                                                          tmp_path: Path) -> None:
+    path = tmp_path / "report.md"
+    cli(str(customer), "--report", str(path), "--skip", "dns.mta_sts,dns.dkim.server,services,host")
+    written = path.read_text()
+    assert written.startswith("# Mail check: inv.test\n")
+    assert "checks passed: mail for inv.test is set up as it should be" in written
+    assert str(customer) not in written
