@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO, MailServer, provision
-from tests.roles.test_mail import OUTSIDE, fetch, message, submit, tls_context
+from tests.roles.test_mail import OUTSIDE, fetch, imap_login, message, submit, tls_context
 
 PASSWORDS: list[str] = []  # every password this module uses
 OUTPUTS: list[str] = []  # stdout and stderr of every `provision users` run
@@ -100,15 +100,6 @@ def inbound(server: MailServer, recipient: str) -> str:
         smtp.starttls(context=tls_context())
         smtp.send_message(message("someone@example.net", recipient, subject))
     return subject
-
-
-def imap_login(server: MailServer, login: str, password: str) -> bool:
-    with imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=tls_context()) as imap:
-        try:
-            imap.login(login, password)
-        except imaplib.IMAP4.error:
-            return False
-        return True
 
 
 def smtp_auth(server: MailServer, login: str, password: str) -> bool:

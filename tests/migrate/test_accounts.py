@@ -4,30 +4,16 @@
 from __future__ import annotations
 
 import csv
-import imaplib
-import ssl
 import stat
 from pathlib import Path
 
 from tests.conftest import RUN, MailServer, provision
 from tests.migrate.conftest import Seeded
+from tests.roles.test_mail import imap_login
 
 
 def run(*args: str, env: dict[str, str] | None = None):
     return provision(*args, env=env, timeout=600)
-
-
-def imap_login(server: MailServer, address: str, password: str) -> bool:
-    """A login on our server's IMAPS port, as a mail program makes it."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the sandbox's own certificate
-    connection = imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=context, timeout=30)
-    try:
-        connection.login(address, password)
-    except imaplib.IMAP4.error:
-        return False
-    connection.logout()
-    return True
 
 
 def remove(server: MailServer, *uids: str) -> None:

@@ -28,6 +28,16 @@ def tls_context(*, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     return context
 
 
+def imap_login(server: MailServer, login: str, password: str) -> bool:
+    """Whether a login on the server's IMAPS port succeeds, as a mail program makes it."""
+    with imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=tls_context(), timeout=30) as imap:
+        try:
+            imap.login(login, password)
+        except imaplib.IMAP4.error:
+            return False
+        return True
+
+
 def add_user(server: MailServer, uid: str, mail: str, password: str, *aliases: str) -> None:
     """A user in the directory, made as `provision users add` will; the password travels on stdin."""
     base = "dc=example,dc=test"

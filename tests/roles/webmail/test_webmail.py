@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.conftest import REPO, MailServer, provision, sandbox_name, start_sandbox, stop_sandbox
 from tests.dav import request
 from tests.people import Person, users
-from tests.roles.test_mail import OUTSIDE, message, tls_context
+from tests.roles.test_mail import OUTSIDE, imap_login, message, tls_context
 
 DOCS = REPO / "docs"
 WAIT = 30  # seconds a page or a message may take on a loaded test machine
@@ -152,15 +152,6 @@ def imap_subjects(server: MailServer, login: str, password: str, folder: str, su
             if found or time.monotonic() > deadline:
                 return len(found)
             time.sleep(1)
-
-
-def imap_login_works(server: MailServer, login: str, password: str) -> bool:
-    with imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=tls_context()) as imap:
-        try:
-            imap.login(login, password)
-        except imaplib.IMAP4.error:
-            return False
-        return True
 
 
 def deliver(server: MailServer, sender: str, recipient: str, subject: str) -> None:
@@ -292,11 +283,11 @@ def test_password_change_in_the_settings(server, staff, webmail):
         return str(page.wait(lambda driver: page.message_shown()))
 
     assert "at least 12 characters" in change("Short-1")  # the inventory's rule
-    assert imap_login_works(server, anna.uid, anna.password)
+    assert imap_login(server, anna.uid, anna.password)
     new = f"New-{uuid.uuid4().hex}"
     assert "Successfully saved" in change(new)
-    assert not imap_login_works(server, anna.uid, anna.password)
-    assert imap_login_works(server, anna.mail, new)
+    assert not imap_login(server, anna.uid, anna.password)
+    assert imap_login(server, anna.mail, new)
     assert request(server.host.address, "PROPFIND", "/", anna.uid, anna.password,
                    headers={"Depth": "0"}).status == 401
     assert request(server.host.address, "PROPFIND", "/", anna.uid, new, headers={"Depth": "0"}).status == 207
