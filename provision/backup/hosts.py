@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provision.ansible.run import Playbook, run
+from provision.ansible.run import Playbook, Target, run
 from provision.backup.server import BackupHost
 from provision.console import Console
 from provision.errors import ProvisionError
@@ -18,8 +18,8 @@ def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], co
                  **{key: value for key, value in inventory.role_vars.items()
                     if key.startswith("backup_host_") and key != "backup_host_login"},
                  **connection_vars(host.address)}
-    playbook(Playbook(name="backup-host.yml", host=Host("backup", host.address, host.user),
-                      extravars=variables), console)
+    target = Target(name="backup", host=Host("backup", host.address, host.user), hostvars=variables)
+    playbook(Playbook(name="backup-host.yml", targets=[target]), console)
 
 
 def connection_vars(address: str) -> dict[str, str]:
@@ -31,5 +31,6 @@ def connection_vars(address: str) -> dict[str, str]:
 def playbook(playbook: Playbook, console: Console) -> None:
     outcome = run(playbook, console)
     if outcome.failed:
-        raise ProvisionError(f"{playbook.name} failed on {playbook.host.address}: "
+        hosts = ", ".join(target.host.address for target in playbook.targets)
+        raise ProvisionError(f"{playbook.name} failed on {hosts}: "
                              + ("; ".join(outcome.failures) or outcome.status))
