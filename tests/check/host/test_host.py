@@ -52,6 +52,8 @@ def test_a_fresh_server_has_no_drift(fresh: dict[str, dict[str, Any]]) -> None:
 
 EDITED = "/etc/postfix/master.cf"  # not main.cf: that drifts already on a fresh server (see the xfail)
 PROGRAM = "/usr/local/lib/provision/postfix-validate"  # a role's program, installed as it is
+# A reserved name (RFC 2606) that the sandbox's resolver has no zone for.
+UNROUTABLE = "nobody@unroutable.example.net"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +62,9 @@ def troubled(mail_server: MailServer, fresh: dict[str, dict[str, Any]]) -> dict[
 
     opendkim stopped, three messages deferred, a reboot pending, a config file edited by hand.
     """
-    # The sandbox has no resolver: mail to any remote domain is deferred at once ("try again").
-    send = "printf 'Subject: queued\\n\\nhello\\n' | sendmail nobody@unroutable.invalid"
+    # The sandbox's resolver refuses every name it has no zone for: mail to a remote domain is deferred at
+    # once ("try again"). Not .invalid, which Unbound itself answers with NXDOMAIN: that mail would bounce.
+    send = f"printf 'Subject: queued\\n\\nhello\\n' | sendmail {UNROUTABLE}"
     try:
         mail_server.host.ssh(f"systemctl stop opendkim && touch /var/run/reboot-required && "
                              f"cp -p {EDITED} /root/edited.orig && echo '# a hand edit' >> {EDITED} && "
@@ -90,7 +93,7 @@ def test_deferred_mail_is_counted_and_its_age_reported(troubled: dict[str, dict[
     assert troubled["host.queue.size"]["message"] == "3 message(s) in the queue, 3 deferred"
     oldest = troubled["host.queue.oldest_deferred"]
     assert oldest["status"] == "OK"  # seconds old: under the hour it takes to WARN
-    assert "old, to nobody@unroutable.invalid: Host or domain name not found" in oldest["message"]
+    assert f"old, to {UNROUTABLE}: Host or domain name not found" in oldest["message"]
 
 
 def test_a_pending_reboot_warns(troubled: dict[str, dict[str, Any]]) -> None:
@@ -115,7 +118,7 @@ def test_a_hand_edited_program_is_drift_that_only_apply_undoes(troubled: dict[st
 
 
 def test_a_full_queue_warns(mail_server: MailServer) -> None:
-    send = "printf 'Subject: queued\\n\\nhello\\n' | sendmail nobody@unroutable.invalid"
+    send = f"printf 'Subject: queued\\n\\nhello\\n' | sendmail {UNROUTABLE}"
     try:
         # Held, so that the queue manager leaves them all where they are.
         mail_server.host.ssh(f"for n in $(seq 51); do {send}; done; postsuper -h ALL")
