@@ -25,7 +25,7 @@ from typing import Any
 from provision import remote
 from provision.ansible.run import Playbook
 from provision.backup import restore
-from provision.backup.hosts import connection_vars, playbook
+from provision.backup.hosts import playbook
 from provision.console import Console
 from provision.errors import ProvisionError
 from provision.inventory import HOSTS_FILE, SETTINGS_FILE, vault
@@ -76,7 +76,7 @@ def run(source: Inventory, archive: str | None, sandbox: str, console: Console) 
             target = _drill_inventory(source, Path(scratch) / "inventory", box.address)
             with _step(drill, "apply the customer's inventory", console):
                 playbook(Playbook.for_inventory("site.yml", target, {
-                    **target.ansible_vars(), **connection_vars(box.address)}), console)
+                    **target.ansible_vars(), **machine.connection_vars(target)}), console)
             with _step(drill, "let the sandbox read the repository", console):
                 public_key = restore.prepare(source, target, force=False, console=console)
                 drill.archive = drill.archive or restore.newest(target)

@@ -7,7 +7,7 @@ from provision.backup.server import BackupHost
 from provision.console import Console
 from provision.errors import ProvisionError
 from provision.inventory.model import Host, Inventory
-from provision.sandbox import access, machine
+from provision.sandbox import machine
 
 
 def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], console: Console,
@@ -17,15 +17,9 @@ def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], co
                  "backup_host_revoked_keys": revoke or [],
                  **{key: value for key, value in inventory.role_vars.items()
                     if key.startswith("backup_host_") and key != "backup_host_login"},
-                 **connection_vars(host.address)}
+                 **machine.connection_vars_at(host.address)}
     target = Target(name="backup", host=Host("backup", host.address, host.user), hostvars=variables)
     playbook(Playbook(name="backup-host.yml", targets=[target]), console)
-
-
-def connection_vars(address: str) -> dict[str, str]:
-    """A sandbox is reached with its own key and known host key."""
-    box = machine.at(address)
-    return access.ansible_connection_vars(box) if box else {}
 
 
 def playbook(playbook: Playbook, console: Console) -> None:

@@ -7,11 +7,12 @@ from typing import Any
 from provision import remote
 from provision.ansible.run import Playbook
 from provision.backup import server
-from provision.backup.hosts import authorize, connection_vars, playbook
+from provision.backup.hosts import authorize, playbook
 from provision.console import Console
 from provision.errors import ProvisionError, UsageError
 from provision.inventory import vault
 from provision.inventory.model import Inventory
+from provision.sandbox import machine
 
 # A message file in any Maildir folder of any mailbox (cur/ or new/).
 HAS_MAIL = "find /var/vmail -regextype posix-extended -regex '.*/(cur|new)/[^/]+' -type f -print -quit"
@@ -46,7 +47,7 @@ def prepare(source: Inventory, target: Inventory, force: bool, console: Console)
     console.info(f"giving {target.host.address} the backup role, reading {host.address}:"
                  f"{repository_path(source)}")
     playbook(Playbook.for_inventory("site.yml", target, {
-        **target.ansible_vars(), **connection_vars(target.host.address), "backup_host": host.address,
+        **target.ansible_vars(), **machine.connection_vars(target), "backup_host": host.address,
         "backup_repository_path": repository_path(source), "backup_passphrase": passphrase},
         tags="backup"), console)
     with remote.connect(remote.login_of(target)) as connection:

@@ -9,13 +9,14 @@ from pathlib import Path
 from provision import remote
 from provision.ansible.run import Playbook
 from provision.backup import server
-from provision.backup.hosts import authorize, connection_vars, playbook
+from provision.backup.hosts import authorize, playbook
 from provision.console import Console, table
 from provision.errors import ExitStatus, ProvisionError
 from provision.inventory import vault
 from provision.inventory.load import load
 from provision.inventory.model import Inventory
 from provision.inventory.secrets import password
+from provision.sandbox import machine
 
 NO_KEY_NO_RESTORE = ("without this key and the passphrase (provision secret DIR vault_backup_passphrase) "
                      "no archive can be restored: keep both, apart from the server")
@@ -66,7 +67,7 @@ def _init(args: argparse.Namespace, console: Console) -> int:
         vault.write(inventory.directory, {**secrets, server.PASSPHRASE: password(40)})
     console.info(f"installing the backup role on {inventory.host.address}")
     playbook(Playbook.for_inventory("site.yml", inventory, {**inventory.ansible_vars(),
-                                                             **connection_vars(inventory.host.address)},
+                                                             **machine.connection_vars(inventory)},
                                      tags="backup"), console)
     with remote.connect(remote.login_of(inventory)) as connection:
         public_key = connection.run(["cat", server.PUBLIC_KEY]).text.strip()

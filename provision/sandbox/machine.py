@@ -107,6 +107,12 @@ def connection_vars(inventory: Inventory) -> dict[str, str]:
     return access.ansible_connection_vars(box) if box else {}
 
 
+def connection_vars_at(address: str) -> dict[str, str]:
+    """The same for a host known only by its address (a backup host)."""
+    box = at(address)
+    return access.ansible_connection_vars(box) if box else {}
+
+
 @contextmanager
 def locked() -> Iterator[None]:
     """Serialise changes to the sandbox network and state between concurrent runs."""
