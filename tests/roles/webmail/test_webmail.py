@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -88,7 +89,10 @@ class Webmail:
         self.driver, self.base = driver, f"https://{hostname}/mail/"
 
     def wait(self, condition: Callable[[WebDriver], object], timeout: float = WAIT) -> object:
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # Roundcube redraws lists and frames while we read them; an element read mid-redraw is asked again.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            condition
+        )
 
     def open(self, query: str = "") -> None:
         self.driver.get(self.base + query)
