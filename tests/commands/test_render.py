@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 
@@ -104,3 +105,17 @@ def test_a_setting_or_a_template_in_a_role_variables_file_is_refused(tmp_path):
     assert done.returncode == 2
     assert "roles.yml: provision_hostname: belongs elsewhere" in done.stderr
     assert "roles.yml: tls_names: holds a Jinja template" in done.stderr
+
+
+def test_a_customer_with_a_backup_host_sees_the_backup_files(tmp_path):
+    inventory = tmp_path / "acme"
+    shutil.copytree(EXAMPLE, inventory)
+    settings = inventory / "group_vars/all/provision.yml"
+    settings.write_text(settings.read_text() + "\nbackup_host: backup.example.org\n")
+    done = provision("render", str(inventory), str(tmp_path / "out"), env=ENV)
+    assert done.returncode == 0, done.stderr + done.stdout
+    backup = tmp_path / "out/mail/backup"
+    config = json.loads((backup / "etc/provision/backup/backup.json").read_text())
+    assert next(iter(config)) == "managed"
+    assert config["repository"] == "ssh://borg@backup.example.org/srv/borg/mail.example.org"
+    assert "OnCalendar=*-*-* 02:30:00" in (backup / "etc/systemd/system/provision-backup.timer").read_text()
