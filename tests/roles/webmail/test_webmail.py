@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import imaplib
 import json
+import plistlib
+import shlex
 import smtplib
 import time
 import uuid
@@ -25,7 +27,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import REPO, MailServer, provision, sandbox_name, start_sandbox, stop_sandbox
 from tests.dav import request
-from tests.people import Person, users
+from tests.people import Person, sync, users
+from tests.roles.test_abuse import lift_every_ban, reaches, wait_for_ban
 from tests.roles.test_mail import OUTSIDE, imap_login, message, tls_context
 
 DOCS = REPO / "docs"
@@ -198,6 +201,18 @@ def test_check_reports_the_webmail(server, ca_file):
     assert json.loads(unverified.stdout)["targets"][0]["checks"][0]["status"] == "CRIT"
 
 
+def test_the_apple_profile_puts_the_webmail_on_the_home_screen(server, staff):
+    anna = staff.anna
+    sync(server)  # the profiles of people just added
+    response = request(server.host.address, "GET", "/profile.mobileconfig", anna.uid, anna.password)
+    assert response.status == 200
+    payloads = {payload["PayloadType"]: payload
+                for payload in plistlib.loads(response.body.encode())["PayloadContent"]}
+    clip = payloads["com.apple.webClip.managed"]
+    assert (clip["URL"], clip["Label"]) == (f"https://{server.host.hostname}/mail/", "Webmail")
+    assert request(server.host.address, "GET", "/mail/", host=server.host.hostname).status == 200
+
+
 def test_roundcube_updates_come_from_debian_security(server):
     policy = server.host.ssh("apt-cache policy roundcube-core").stdout
     installed = policy.split("***", 1)[1].split("\n")
@@ -321,3 +336,39 @@ def test_a_disabled_person_cannot_log_in(server, staff, webmail):
     done = users(server, "disable", carl.uid)
     assert done.returncode == 0, done.stderr
     assert webmail().login(carl.uid, carl.password) == "Login failed."
+
+
+def test_a_guesser_at_the_login_form_is_banned_from_the_web_ports(server, sandbox):
+    """Wrong passwords for ever new login names (which Roundcube's own limit, per name, lets through)
+    from the outside sandbox: fail2ban bans its address from HTTPS; this machine is never banned."""
+    guesses = (
+        "import http.cookiejar, re, ssl, sys, urllib.error, urllib.parse, urllib.request\n"
+        "address, hostname = sys.argv[1:3]\n"
+        "url, headers, seen = 'https://' + address + '/mail/', {'Host': hostname}, []\n"
+        "for n in range(8):\n"
+        "    jar = http.cookiejar.CookieJar()\n"
+        "    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),\n"
+        "        urllib.request.HTTPSHandler(context=ssl._create_unverified_context()))\n"
+        "    try:\n"
+        "        page = opener.open(urllib.request.Request(url, headers=headers), timeout=10).read()\n"
+        "        token = re.search(rb'name=\"_token\" value=\"([^\"]+)\"', page).group(1).decode()\n"
+        "        form = {'_task': 'login', '_action': 'login', '_token': token, '_timezone': 'UTC',\n"
+        "                '_user': 'guess%d' % n, '_pass': 'wrong'}\n"
+        "        opener.open(urllib.request.Request(url + '?_task=login', headers=headers,\n"
+        "                    data=urllib.parse.urlencode(form).encode()), timeout=10)\n"
+        "        seen.append('logged in')\n"
+        "    except urllib.error.HTTPError as error:\n"
+        "        seen.append(str(error.code))\n"
+        "    except OSError:\n"
+        "        seen.append('no answer')\n"
+        "print(' '.join(seen))\n")
+    try:
+        seen = sandbox.ssh(shlex.join(["python3", "-c", guesses, server.host.address, server.host.hostname]))
+        assert seen.stdout.split()[0] == "401", seen.stdout + seen.stderr  # Roundcube's "Login failed."
+        assert wait_for_ban(server, sandbox.address) == [{"address": sandbox.address,
+                                                          "jail": "provision-roundcube"}]
+        assert not reaches(sandbox, server, 443)
+        assert request(server.host.address, "GET", "/mail/", host=server.host.hostname).status == 200
+    finally:
+        lift_every_ban(server)
+    assert reaches(sandbox, server, 443)
