@@ -72,6 +72,7 @@ def test_apple_profile_after_login_only(mail_server, ca_file, team):
         assert payloads["com.apple.caldav.account"]["CalDAVUsername"] == team.a.uid
         assert payloads["com.apple.carddav.account"]["CardDAVPrincipalURL"] == \
             f"https://{mail_server.host.hostname}/{team.a.uid}/"
+        assert "com.apple.webClip.managed" not in payloads  # this server has no webmail
         assert team.a.password not in response.body
 
 
