@@ -30,7 +30,7 @@ COMMANDS = {"init": "inventory", "secret": "inventory", "inventory": "inventory"
             "import": "import_", "migrate": "migrate", "sandbox": "sandbox", "users": "users",
             "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes", "calendars": "calendars",
             "oauth2": "oauth2", "backup": "backup", "restore": "restore", "restore-drill": "restore",
-            "templates": "templates", "updates": "updates",
+            "templates": "templates", "updates": "updates", "monitor": "monitor",
             "bans": "bans"}
 # What may stand before the command without needing the other commands (as --help does).
 _BEFORE_COMMAND = re.compile(r"-v+|-q|--json|--verbose|--quiet")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provision.ansible.run import Playbook, Target, run
+from provision.ansible.run import Outcome, Playbook, Target, run
 from provision.backup.server import BackupHost
 from provision.console import Console
 from provision.errors import ProvisionError
@@ -22,9 +22,11 @@ def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], co
     playbook(Playbook(name="backup-host.yml", targets=[target]), console)
 
 
-def playbook(playbook: Playbook, console: Console) -> None:
+def playbook(playbook: Playbook, console: Console) -> Outcome:
+    """Run it; ProvisionError naming the hosts and the failures when it fails."""
     outcome = run(playbook, console)
     if outcome.failed:
         hosts = ", ".join(target.host.address for target in playbook.targets)
         raise ProvisionError(f"{playbook.name} failed on {hosts}: "
                              + ("; ".join(outcome.failures) or outcome.status))
+    return outcome
