@@ -42,4 +42,5 @@ def _get(port: int, path: str, what: str) -> Any:
             return json.load(answer)
     except (OSError, ValueError) as error:
         raise ProvisionError(f"{what} on the monitor host did not answer: {error}",
-                             "run provision monitor DIR apply, then see journalctl -u prometheus there") from None
+                             "run provision monitor DIR apply, then see journalctl -u prometheus "
+                             "there") from None
