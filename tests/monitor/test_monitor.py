@@ -107,8 +107,9 @@ def test_dovecot_stopped_fires_an_alert_that_reaches_the_mailbox(watched: Watche
     finally:
         server.ssh("systemctl start dovecot")
     server.ssh("postqueue -f")
-    subject = _wait(lambda: _notice(watched.server), 60)
-    assert subject and "FIRING" in subject and "ServiceDown" in subject, subject
+    subject = _wait(lambda: _notice(watched.server), 120)
+    assert subject and "FIRING" in subject and "ServiceDown" in subject, server.ssh(
+        "postqueue -p; journalctl -u postfix -u dovecot --since -10min | grep -E 'lmtp|sieve|alerts@'").stdout
 
 
 def _wait(probe, seconds: float):
@@ -121,13 +122,21 @@ def _wait(probe, seconds: float):
 
 
 def _notice(server: MailServer) -> str | None:
-    """The subject of the monitor's newest notice in the recipient's INBOX, read over IMAPS."""
-    with imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=tls_context(), timeout=30) as imap:
-        imap.login(RECIPIENT, server.secret("vault_first_admin_password"))
-        imap.select("INBOX", readonly=True)
-        _, numbers = imap.search(None, "FROM", "alerts@monitor.example.net")
-        if not numbers[0]:
-            return None
-        _, data = imap.fetch(numbers[0].split()[-1], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        message = email.message_from_bytes(data[0][1])
-        return str(make_header(decode_header(message["Subject"])))
+    """The subject of the monitor's newest notice to the recipient, read over IMAPS. In INBOX or in Junk:
+    here the relay is a bare address with no SPF or DKIM of its own, which the spam filter may hold
+    against it; a real relay signs."""
+    try:
+        with imaplib.IMAP4_SSL(server.host.address, 993, ssl_context=tls_context(), timeout=30) as imap:
+            imap.login(RECIPIENT, server.secret("vault_first_admin_password"))
+            for folder in ("INBOX", "Junk"):
+                imap.select(folder, readonly=True)
+                _, numbers = imap.search(None, "FROM", "alerts@monitor.example.net")
+                if numbers[0]:
+                    _, data = imap.fetch(numbers[0].split()[-1], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                    break
+            else:
+                return None
+    except OSError:  # Dovecot is starting again
+        return None
+    message = email.message_from_bytes(data[0][1])
+    return str(make_header(decode_header(message["Subject"])))
