@@ -17,7 +17,7 @@ from provision.archive.writer import ArchiveWriter
 from provision.commands import arguments
 from provision.console import Console
 from provision.errors import ExitStatus, ProvisionError, UsageError
-from provision.migrate import davsides, directory
+from provision.migrate import davsides, directory, sieve
 from provision.migrate import report as reports
 from provision.migrate.dav import parse_url as parse_dav_url
 from provision.migrate.dav_collections import ArchiveWriterCollections, CollectionSide, NoCollections, NoMail
@@ -194,7 +194,8 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     jobs = [Job(account.source_user, account.target_user,
                 _mail_source(source, account, state) if mail else _no_mail(account),
                 _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
-                _pair(source_sides, target_sides, account)) for account in accounts]
+                _pair(source_sides, target_sides, account),
+                _sieve(source, target, account) if mail else None) for account in accounts]
     try:
         return _finish("migrate", args, console, jobs)
     finally:
@@ -226,6 +227,12 @@ def export(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSink(user, f"{account.target_user} in {args.output}")
         return make
 
+    def scripts_for(user: str) -> sieve.SieveSide:
+        if writer is None:
+            return sieve.NoScripts()
+        with lock:
+            return sieve.ArchiveWriterScripts(writer.user(user), f"{user} in {args.output}")
+
     def collections_for(user: str) -> CollectionSide:
         if writer is None:
             return NoCollections()
@@ -238,7 +245,10 @@ def export(args: argparse.Namespace, console: Console) -> int:
                 _mail_source(source, account, state) if mail else _no_mail(account), sink_for(account),
                 None if source_sides is None else davsides.pair(
                     source_sides, collections_for, account.source_user, account.target_user,
-                    account.password_file)) for account in accounts]
+                    account.password_file),
+                (functools.partial(source.sieve, account.source_user, account.url, account.password_file,
+                                   account.token_file), functools.partial(scripts_for, account.target_user))
+                if mail else None) for account in accounts]
     try:
         return _finish("export", args, console, jobs,
                        after=lambda report: _close_archive(writer, report, console))
@@ -285,12 +295,20 @@ def import_(args: argparse.Namespace, console: Console) -> int:
             return ArchiveSource(reader, reader.user(account.source_user))
         return make
 
+    def scripts_of(account: Account) -> tuple[sieve.Opener, sieve.Opener]:
+        def source_scripts() -> sieve.SieveSide:
+            reader = ArchiveReader(archive)
+            return sieve.ArchiveScripts(reader, reader.user(account.source_user))
+        return source_scripts, functools.partial(target.sieve, account.target_user,
+                                                 password_file=account.target_password_file)
+
     directory.move(args, console, str(archive), args.target)
     mail = kind_of(args.target) != "dav"
     target_sides = _collection_endpoint(args.target, args, _secrets(args), True)
     jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),
                 _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
-                _pair(davsides.archive(archive), target_sides, account)) for account in accounts]
+                _pair(davsides.archive(archive), target_sides, account),
+                scripts_of(account) if mail else None) for account in accounts]
     try:
         return _finish("import", args, console, jobs, source_label=str(archive))
     finally:
@@ -327,6 +345,13 @@ def _pair(source: CollectionEndpoint | None, target: CollectionEndpoint | None, 
         return None
     return davsides.pair(source, lambda user: target.open(user, account.target_password_file),
                          account.source_user, account.target_user, account.password_file)
+
+
+def _sieve(source: MailEndpoint, target: MailEndpoint, account: Account
+           ) -> tuple[sieve.Opener, sieve.Opener]:
+    return (functools.partial(source.sieve, account.source_user, account.url, account.password_file,
+                              account.token_file),
+            functools.partial(target.sieve, account.target_user, password_file=account.target_password_file))
 
 
 def _no_mail(account: Account) -> Callable[[Throttle], Source]:

@@ -18,8 +18,11 @@ from provision.archive.layout import INDEX
 from provision.errors import UsageError
 from provision.inventory import HOSTS_FILE
 from provision.inventory.load import load as load_inventory
+from provision.migrate import AccountError
 from provision.migrate.imap import Credentials, ImapAccount, Throttle, tcp_ssl, tls_context
 from provision.migrate.local import is_local
+from provision.migrate.managesieve import PORT as SIEVE_PORT
+from provision.migrate.managesieve import ManageSieve
 from provision.migrate.secrets import SecretOptions, account_url
 from provision.migrate.ssh import ServerMailboxes
 
@@ -153,6 +156,24 @@ class MailEndpoint:
         credentials: Callable[[], Credentials] = self.secrets.for_user(user, password_file, token_file)
         return ImapAccount(url.label(user), tcp_ssl(url.host, url.port, self._context), credentials,
                            throttle).open()
+
+    def sieve(self, user: str, url: ImapUrl | None = None, password_file: str | None = None,
+              token_file: str | None = None) -> ManageSieve | None:
+        """The user's Sieve scripts over ManageSieve, at the IMAP server's host with the same credentials;
+        None where the side keeps none (a local folder) or nothing listens on the ManageSieve port."""
+        if self.mailboxes is not None:
+            return self.mailboxes.sieve(user)
+        url = url or self.url
+        if url is None or self.local is not None:
+            return None
+        label = f"{user} at {url.host}:{SIEVE_PORT}"
+        try:
+            return ManageSieve.tcp(label, url.host, SIEVE_PORT, self._context,
+                                   self.secrets.for_user(user, password_file, token_file))
+        except (ConnectionRefusedError, TimeoutError):
+            return None
+        except OSError as bad:
+            raise AccountError(f"{label}: cannot connect to ManageSieve: {bad}") from None
 
     def close(self) -> None:
         if self.mailboxes is not None:

@@ -42,19 +42,35 @@ class CollectionReport:
 
 
 @dataclass
+class SieveReport:
+    """One person's Sieve scripts: refused ones by name with the target's reason."""
+
+    offered: bool = False  # the source has ManageSieve
+    source_scripts: int = 0
+    target_scripts: int = 0
+    copied: int = 0  # in a dry run: to copy
+    skipped: int = 0  # already at the target with the same bytes
+    active: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # taken, yet not at the target as at the source
+
+
+@dataclass
 class UserReport:
     user: str
     target: str
     folders: list[FolderReport] = field(default_factory=list)
     collections: list[CollectionReport] = field(default_factory=list)
+    sieve: SieveReport | None = None
     error: str | None = None
     throttled: int = 0  # waits the servers imposed
     throttled_seconds: float = 0.0
 
     @property
     def missing(self) -> int:
+        sieve = len(self.sieve.refused) + len(self.sieve.missing) if self.sieve else 0
         return sum(len(folder.missing) for folder in self.folders) + sum(
-            len(collection.missing) for collection in self.collections)
+            len(collection.missing) for collection in self.collections) + sieve
 
     def total(self, name: str) -> int:
         return sum(getattr(folder, name) for folder in self.folders)
@@ -105,7 +121,21 @@ def _rows(report: RunReport) -> list[dict[str, object]]:
                          "source": collection.source_items, "target": collection.target_items,
                          "copied": collection.copied, "skipped": collection.skipped,
                          "missing": len(collection.missing)})
+        if user.sieve is not None and user.sieve.offered:
+            sieve = user.sieve
+            rows.append({"user": user.user, "folder": "Sieve scripts", "source": sieve.source_scripts,
+                         "target": sieve.target_scripts, "copied": sieve.copied, "skipped": sieve.skipped,
+                         "missing": len(sieve.refused) + len(sieve.missing)})
     return rows
+
+
+def sieve_problems(user: UserReport) -> list[str]:
+    """Each Sieve script that did not arrive, by name, with the target's reason."""
+    if user.sieve is None:
+        return []
+    refused = user.sieve.refused.items()
+    return ([f"Sieve script {name} refused by the target: {reason}" for name, reason in refused]
+            + [f"Sieve script {name} is not at the target as at the source" for name in user.sieve.missing])
 
 
 def text(report: RunReport) -> str:
@@ -120,6 +150,7 @@ def text(report: RunReport) -> str:
         for collection in user.collections:
             lines += [f"missing: {user.user} {collection.kind} {collection.name}: UID {uid}"
                       for uid in collection.missing[:MISSING_SHOWN]]
+        lines += [f"missing: {user.user}: {problem}" for problem in sieve_problems(user)]
         if user.throttled:
             lines.append(f"{user.user}: the servers throttled {user.throttled} times "
                          f"({user.throttled_seconds:.0f} s of waiting)")
@@ -138,14 +169,19 @@ def summary(report: RunReport) -> str:
                 f"{estimate}; nothing was changed")
     copied = sum(user.total("copied") for user in report.users)
     size = sum(user.total("copied_bytes") for user in report.users)
-    missing = sum(user.missing for user in report.users)
+    scripts = sum(len(sieve_problems(user)) for user in report.users)
+    missing = sum(user.missing for user in report.users) - scripts
+    lost = [f"{missing} messages missing"] if missing or not scripts else []
+    lost += [f"{scripts} Sieve scripts not moved"] if scripts else []
     verdict = "complete: every source message is at the target" if report.complete else (
-        f"INCOMPLETE: {missing} messages missing"
+        f"INCOMPLETE: {', '.join(lost)}"
         + (f", users failed: {', '.join(failed)}" if failed else ""))
     took = _duration(report.seconds)
     items = sum(collection.copied for user in report.users for collection in user.collections)
     dav = any(user.collections for user in report.users)
     also = f" and {items} calendar and contact items" if dav else ""
+    if any(user.sieve and user.sieve.offered for user in report.users):
+        also += f", {sum(user.sieve.copied for user in report.users if user.sieve)} Sieve scripts"
     return f"{report.command}: copied {copied} messages ({_mb(size)}){also} in {took}; {verdict}"
 
 
@@ -172,6 +208,8 @@ def markdown(report: RunReport) -> str:
                for item in folder.missing]
     missing += [(user.user, f"{collection.kind}: {collection.name}", f"UID {uid}") for user in report.users
                 for collection in user.collections for uid in collection.missing]
+    missing += [(user.user, "Sieve scripts", problem) for user in report.users
+                for problem in sieve_problems(user)]
     if missing:
         lines += ["", "## Missing messages", "", "| user | folder | Message-ID |", "|---|---|---|"]
         lines += [f"| {user} | {folder} | `{item}` |" for user, folder, item in missing]
@@ -186,6 +224,9 @@ def html_page(report: RunReport) -> str:
     missing = "".join(f"<tr><td>{html.escape(user.user)}</td><td>{html.escape(folder.folder)}</td>"
                       f"<td><code>{html.escape(item)}</code></td></tr>\n"
                       for user in report.users for folder in user.folders for item in folder.missing)
+    missing += "".join(f"<tr><td>{html.escape(user.user)}</td><td>Sieve scripts</td>"
+                       f"<td>{html.escape(problem)}</td></tr>\n"
+                       for user in report.users for problem in sieve_problems(user))
     title = html.escape(f"Mail migration report: {report.source} → {report.target}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
             "<style>body{font-family:sans-serif}table{border-collapse:collapse}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from provision.console import Console
-from provision.migrate import AccountError
+from provision.migrate import AccountError, sieve
 from provision.migrate.copier import copy_folder, plan_folder
 from provision.migrate.dav_collections import CollectionSide, copy_collections
 from provision.migrate.folders import Folder
@@ -40,6 +40,8 @@ class Job:
     sink: Callable[[Throttle], Sink]
     # Calendars, task lists and address books: (source side, target side), opened in the worker.
     collections: Callable[[], tuple[CollectionSide, CollectionSide]] | None = None
+    # Sieve scripts: how to open each side (None from it: that side keeps none).
+    sieve: tuple[sieve.Opener, sieve.Opener] | None = None
 
 
 def run(command: str, source: str, target: str, jobs: list[Job], console: Console, *, dry_run: bool,
@@ -81,6 +83,8 @@ def _user(job: Job, console: Console, progress: Progress | None) -> UserReport:
             report.folders.append(_folder(source, sink, folder, progress, console))
         if job.collections is not None:
             report.collections = _collections(job.collections, progress)
+        if job.sieve is not None:
+            report.sieve = sieve.move(*job.sieve, dry_run=progress is None)
         if progress is not None:
             console.detail(f"{job.user}: done")
     except AccountError as error:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from provision import remote
 from provision.inventory.model import Inventory
 from provision.migrate import AccountError
+from provision.migrate.managesieve import TIMEOUT, ManageSieve
 
 
 class ChannelImap(imaplib.IMAP4):
@@ -60,6 +61,12 @@ class ServerMailboxes:
 
     def connect(self, user: str) -> Callable[[], imaplib.IMAP4]:
         return lambda: ChannelImap(self._connected(), ["doveadm", "exec", "imap", "-u", user])
+
+    def sieve(self, user: str) -> ManageSieve:
+        """ManageSieve as the user, already logged in: `doveadm exec managesieve` speaks it on stdio."""
+        channel = self._connected().start(["doveadm", "exec", "managesieve", "-u", user], timeout=TIMEOUT)
+        return ManageSieve.preauthenticated(f"{user} on {self.label}", channel.makefile("rb"),
+                                            channel.sendall, channel.close)
 
     def close(self) -> None:
         if self._connection is not None:

@@ -1,5 +1,6 @@
 """A "provider" for migration tests: plain Debian Dovecot with Maildir on a sandbox, configured here over
 SSH (not by the playbooks), users in a passwd-file, TLS from a test CA the client must be told to trust.
+ManageSieve listens on 4190 (STARTTLS) for the users' Sieve scripts.
 The same users also log in with OAuth2 access tokens (XOAUTH2, OAUTHBEARER): JWTs signed HS256 with a key
 the sandbox holds, validated by Dovecot itself, as a provider's identity platform would issue them."""
 
@@ -21,7 +22,7 @@ from tests.marks import starts
 CONFIG = """\
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
-protocols = imap
+protocols = imap sieve
 listen = *
 ssl = required
 ssl_server_cert_file = /etc/dovecot/provider.crt
@@ -56,6 +57,17 @@ service imap-login {
     ssl = yes
   }
 }
+# ManageSieve on the network, STARTTLS before the login, as providers offer it.
+sieve_script personal {
+  driver = file
+  path = ~/sieve
+  active_path = ~/.dovecot.sieve
+}
+service managesieve-login {
+  inet_listener sieve {
+    port = 4190
+  }
+}
 # Dovecot 2.4 checks tokens without a passdb: locally, the key looked up as
 # KEYS/<azp or default>/<alg>/<kid or default>, base64; the token's sub must be the login name.
 oauth2 {
@@ -76,7 +88,8 @@ ISSUER = "https://login.provider.test"  # as in CONFIG
 
 SETUP = """set -e
 export DEBIAN_FRONTEND=noninteractive
-command -v /usr/sbin/dovecot >/dev/null || apt-get install -y -q dovecot-imapd >/tmp/apt.log 2>&1
+test -x /usr/lib/dovecot/managesieve ||
+  apt-get install -y -q dovecot-imapd dovecot-managesieved >/tmp/apt.log 2>&1
 id vmail >/dev/null 2>&1 || useradd --system --uid 5000 --home /srv/mail --shell /usr/sbin/nologin vmail
 mkdir -p /srv/mail && chown vmail:vmail /srv/mail
 """

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from provision import mutf7
+from provision.archive.reader import ArchiveReader
+from provision.archive.writer import ArchiveWriter
 from provision.errors import UsageError
 from provision.files import Output
-from provision.migrate import report, wire
+from provision.migrate import report, sieve, wire
 from provision.migrate.copier import BATCH_BYTES, batches
 from provision.migrate.endpoints import parse_url, read_accounts
 from provision.migrate.folders import Listed, source_folders, wire_name
@@ -121,3 +123,23 @@ def test_throttling_waits_as_the_server_suggests() -> None:
     throttle.wait("anna@imap.example", b"NO Request is throttled. Suggested Backoff Time: 20 milliseconds")
     assert throttle.waits == 1 and 0.015 < throttle.seconds < 0.05
     assert said == ["anna@imap.example: the server throttles; waiting 0 s"]
+
+
+def test_sieve_scripts_go_through_an_archive_and_are_taken_once(tmp_path: Path) -> None:
+    """Exported (into an archive being written) and imported (from the finished one) by the copier that
+    migrate uses; the second pass finds the same bytes and copies nothing."""
+    scripts = {"vacation": b'require ["vacation"];\r\nvacation "away";\r\n', "filter": b"keep;\n"}
+    source = ArchiveWriter(tmp_path / "first").user("a@h")
+    for name, data in scripts.items():
+        source.add_sieve(name, [data], active=name == "vacation")
+    exported = ArchiveWriter(tmp_path / "second")
+    into = sieve.ArchiveWriterScripts(exported.user("a@h"), "a@h in second")
+    done = sieve.copy_scripts(sieve.ArchiveWriterScripts(source, "a@h in first"), into, dry_run=False)
+    assert (done.copied, done.target_scripts, done.active, done.missing) == (2, 2, "vacation", [])
+    assert sieve.copy_scripts(sieve.ArchiveWriterScripts(source, "first"), into, dry_run=False).skipped == 2
+    exported.finish()
+    reader = ArchiveReader(tmp_path / "second")
+    side = sieve.ArchiveScripts(reader, reader.user("a@h"))
+    assert side.scripts() == {"vacation": True, "filter": False}
+    assert {name: side.get(name) for name in scripts} == scripts
+    side.close()
