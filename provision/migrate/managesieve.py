@@ -11,7 +11,7 @@ import re
 import socket
 import ssl
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Protocol
 
 from provision.migrate import AccountError
 from provision.migrate.imap import Credentials
@@ -23,6 +23,14 @@ _LITERAL = re.compile(rb"\{(\d+)\+?\}\r?\n")
 _TEMPORARY = re.compile(r"^\S+\.tmp: ")
 
 Token = bytes | str  # a string (quoted or literal) is bytes; an atom, "(" and ")" are str
+
+
+class Reader(Protocol):
+    """A buffered binary stream: a socket's or an SSH channel's makefile("rb")."""
+
+    def readline(self) -> bytes: ...
+
+    def read(self, size: int) -> bytes: ...
 
 
 class Refused(Exception):
@@ -40,7 +48,7 @@ class Broken(AccountError):
 class ManageSieve:
     """One logged-in ManageSieve session."""
 
-    def __init__(self, label: str, stream: BinaryIO, send: Callable[[bytes], None],
+    def __init__(self, label: str, stream: Reader, send: Callable[[bytes], None],
                  close: Callable[[], None]):
         self.label = label
         self._stream, self._send, self._close = stream, send, close
@@ -74,7 +82,7 @@ class ManageSieve:
         return client
 
     @classmethod
-    def preauthenticated(cls, label: str, stream: BinaryIO, send: Callable[[bytes], None],
+    def preauthenticated(cls, label: str, stream: Reader, send: Callable[[bytes], None],
                          close: Callable[[], None]) -> ManageSieve:
         """A session that starts logged in (`doveadm exec managesieve`), which sends no greeting: CAPABILITY
         asks for what a greeting would tell."""
@@ -103,11 +111,19 @@ class ManageSieve:
         offered = self.capabilities.get("SASL", "").upper().split()
         if mechanism not in offered:
             raise AccountError(f"{self.label}: the ManageSieve server does not offer {mechanism} logins")
-        status, reason = self._command(b"AUTHENTICATE", _quoted(mechanism.encode()),
-                                       _quoted(base64.b64encode(answer.encode())))
+        self._write(b"AUTHENTICATE " + _quoted(mechanism.encode()) + b" "
+                    + _quoted(base64.b64encode(answer.encode())) + b"\r\n")
+        while True:
+            line = self._line()
+            if line and isinstance(line[0], str) and line[0].upper() in ("OK", "NO", "BYE"):
+                status = line[0].upper()
+                reason = " ".join(_text(token) for token in line[1:] if isinstance(token, bytes))
+                break
+            self._write(b'""\r\n')  # a challenge after the answer is XOAUTH2's error: answered empty
         if status != "OK":
             raise AccountError(f"{self.label}: ManageSieve login refused: {reason}",
-                               "check the user name and password for this account")
+                               "renew the OAuth2 token in its file" if credentials.token
+                               else "check the user name and password for this account")
 
     # -- commands -------------------------------------------------------------------------------------
     def scripts(self) -> dict[str, bool]:
