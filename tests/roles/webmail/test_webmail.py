@@ -201,18 +201,6 @@ def test_check_reports_the_webmail(server, ca_file):
     assert json.loads(unverified.stdout)["targets"][0]["checks"][0]["status"] == "CRIT"
 
 
-def test_the_apple_profile_puts_the_webmail_on_the_home_screen(server, staff):
-    anna = staff.anna
-    sync(server)  # the profiles of people just added
-    response = request(server.host.address, "GET", "/profile.mobileconfig", anna.uid, anna.password)
-    assert response.status == 200
-    payloads = {payload["PayloadType"]: payload
-                for payload in plistlib.loads(response.body.encode())["PayloadContent"]}
-    clip = payloads["com.apple.webClip.managed"]
-    assert (clip["URL"], clip["Label"]) == (f"https://{server.host.hostname}/mail/", "Webmail")
-    assert request(server.host.address, "GET", "/mail/", host=server.host.hostname).status == 200
-
-
 def test_roundcube_updates_come_from_debian_security(server):
     policy = server.host.ssh("apt-cache policy roundcube-core").stdout
     installed = policy.split("***", 1)[1].split("\n")
@@ -372,3 +360,15 @@ def test_a_guesser_at_the_login_form_is_banned_from_the_web_ports(server, sandbo
     finally:
         lift_every_ban(server)
     assert reaches(sandbox, server, 443)
+
+
+def test_the_apple_profile_puts_the_webmail_on_the_home_screen(server, staff):
+    ben = staff.ben  # whose password the tests above left as it was
+    sync(server)  # the profiles of people just added
+    response = request(server.host.address, "GET", "/profile.mobileconfig", ben.uid, ben.password)
+    assert response.status == 200
+    payloads = {payload["PayloadType"]: payload
+                for payload in plistlib.loads(response.body.encode())["PayloadContent"]}
+    clip = payloads["com.apple.webClip.managed"]
+    assert (clip["URL"], clip["Label"]) == (f"https://{server.host.hostname}/mail/", "Webmail")
+    assert request(server.host.address, "GET", "/mail/", host=server.host.hostname).status == 200
