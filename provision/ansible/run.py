@@ -27,7 +27,7 @@ import yaml
 from provision import files
 from provision.ansible import PLAYBOOKS, TEMPLATES
 from provision.console import Console
-from provision.errors import ProblemsError
+from provision.errors import ProblemsError, ProvisionError
 from provision.inventory import VAULT_FILE, vault
 from provision.inventory.model import Host, Inventory
 from provision.process import search_path
@@ -136,6 +136,16 @@ def run(playbook: Playbook, console: Console) -> Outcome:
             raise KeyboardInterrupt
     return Outcome(status=result.status, stats=_per_host(stats), changed_tasks=progress.changed,
                    failures=progress.failures, results=progress.results)
+
+
+def run_or_raise(playbook: Playbook, console: Console) -> Outcome:
+    """Run the playbook; ProvisionError naming the hosts and the failures when it fails."""
+    outcome = run(playbook, console)
+    if outcome.failed:
+        hosts = ", ".join(target.host.address for target in playbook.targets)
+        raise ProvisionError(f"{playbook.name} failed on {hosts}: "
+                             + ("; ".join(outcome.failures) or outcome.status))
+    return outcome
 
 
 def inventory(directory: Path, targets: list[Target]) -> Path:

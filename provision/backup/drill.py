@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from provision import remote
-from provision.ansible.run import Playbook
+from provision.ansible.run import Playbook, run_or_raise
 from provision.backup import restore
-from provision.backup.hosts import playbook
 from provision.console import Console
 from provision.errors import ProvisionError
 from provision.inventory import HOSTS_FILE, SETTINGS_FILE, vault
@@ -75,7 +74,7 @@ def run(source: Inventory, archive: str | None, sandbox: str, console: Console) 
                                  cidr=DEFAULT_NETWORK, console=console)
             target = _drill_inventory(source, Path(scratch) / "inventory", box.address)
             with _step(drill, "apply the customer's inventory", console):
-                playbook(Playbook.for_inventory("site.yml", target, {
+                run_or_raise(Playbook.for_inventory("site.yml", target, {
                     **target.ansible_vars(), **machine.connection_vars(target)}), console)
             with _step(drill, "let the sandbox read the repository", console):
                 public_key = restore.prepare(source, target, force=False, console=console)

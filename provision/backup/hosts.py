@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from provision.ansible.run import Outcome, Playbook, Target, run
+from provision.ansible.run import Playbook, Target, run_or_raise
 from provision.backup.server import BackupHost
 from provision.console import Console
-from provision.errors import ProvisionError
 from provision.inventory.model import Host, Inventory
 from provision.sandbox import machine
 
@@ -19,14 +18,5 @@ def authorize(inventory: Inventory, host: BackupHost, public_keys: list[str], co
                     if key.startswith("backup_host_") and key != "backup_host_login"},
                  **machine.connection_vars_at(host.address)}
     target = Target(name="backup", host=Host("backup", host.address, host.user), hostvars=variables)
-    playbook(Playbook(name="backup-host.yml", targets=[target]), console)
+    run_or_raise(Playbook(name="backup-host.yml", targets=[target]), console)
 
-
-def playbook(playbook: Playbook, console: Console) -> Outcome:
-    """Run it; ProvisionError naming the hosts and the failures when it fails."""
-    outcome = run(playbook, console)
-    if outcome.failed:
-        hosts = ", ".join(target.host.address for target in playbook.targets)
-        raise ProvisionError(f"{playbook.name} failed on {hosts}: "
-                             + ("; ".join(outcome.failures) or outcome.status))
-    return outcome

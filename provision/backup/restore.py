@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from provision import remote
-from provision.ansible.run import Playbook
+from provision.ansible.run import Playbook, run_or_raise
 from provision.backup import server
-from provision.backup.hosts import authorize, playbook
+from provision.backup.hosts import authorize
 from provision.console import Console
 from provision.errors import ProvisionError, UsageError
 from provision.inventory import vault
@@ -46,7 +46,7 @@ def prepare(source: Inventory, target: Inventory, force: bool, console: Console)
                              "restore onto a fresh server, or give --force (mail not in the archive is kept)")
     console.info(f"giving {target.host.address} the backup role, reading {host.address}:"
                  f"{repository_path(source)}")
-    playbook(Playbook.for_inventory("site.yml", target, {
+    run_or_raise(Playbook.for_inventory("site.yml", target, {
         **target.ansible_vars(), **machine.connection_vars(target), "backup_host": host.address,
         "backup_repository_path": repository_path(source), "backup_passphrase": passphrase},
         tags="backup"), console)

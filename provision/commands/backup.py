@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from provision import remote
-from provision.ansible.run import Playbook
+from provision.ansible.run import Playbook, run_or_raise
 from provision.backup import server
-from provision.backup.hosts import authorize, playbook
+from provision.backup.hosts import authorize
 from provision.console import Console, table
 from provision.errors import ExitStatus, ProvisionError
 from provision.inventory import vault
@@ -66,7 +66,7 @@ def _init(args: argparse.Namespace, console: Console) -> int:
         console.info(f"writing a new repository passphrase to the vault as {server.PASSPHRASE}")
         vault.write(inventory.directory, {**secrets, server.PASSPHRASE: password(40)})
     console.info(f"installing the backup role on {inventory.host.address}")
-    playbook(Playbook.for_inventory("site.yml", inventory, {**inventory.ansible_vars(),
+    run_or_raise(Playbook.for_inventory("site.yml", inventory, {**inventory.ansible_vars(),
                                                              **machine.connection_vars(inventory)},
                                      tags="backup"), console)
     with remote.connect(remote.login_of(inventory)) as connection:

@@ -54,6 +54,11 @@ class SieveReport:
     refused: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # taken, yet not at the target as at the source
 
+    @property
+    def lost(self) -> int:
+        """The scripts that did not arrive: refused by the target or not there as at the source."""
+        return len(self.refused) + len(self.missing)
+
 
 @dataclass
 class UserReport:
@@ -68,9 +73,9 @@ class UserReport:
 
     @property
     def missing(self) -> int:
-        sieve = len(self.sieve.refused) + len(self.sieve.missing) if self.sieve else 0
-        return sum(len(folder.missing) for folder in self.folders) + sum(
-            len(collection.missing) for collection in self.collections) + sieve
+        return (sum(len(folder.missing) for folder in self.folders)
+                + sum(len(collection.missing) for collection in self.collections)
+                + (self.sieve.lost if self.sieve else 0))
 
     def total(self, name: str) -> int:
         return sum(getattr(folder, name) for folder in self.folders)
@@ -125,7 +130,7 @@ def _rows(report: RunReport) -> list[dict[str, object]]:
             sieve = user.sieve
             rows.append({"user": user.user, "folder": "Sieve scripts", "source": sieve.source_scripts,
                          "target": sieve.target_scripts, "copied": sieve.copied, "skipped": sieve.skipped,
-                         "missing": len(sieve.refused) + len(sieve.missing)})
+                         "missing": sieve.lost})
     return rows
 
 
@@ -169,7 +174,7 @@ def summary(report: RunReport) -> str:
                 f"{estimate}; nothing was changed")
     copied = sum(user.total("copied") for user in report.users)
     size = sum(user.total("copied_bytes") for user in report.users)
-    scripts = sum(len(sieve_problems(user)) for user in report.users)
+    scripts = sum(user.sieve.lost for user in report.users if user.sieve)
     missing = sum(user.missing for user in report.users) - scripts
     lost = [f"{missing} messages missing"] if missing or not scripts else []
     lost += [f"{scripts} Sieve scripts not moved"] if scripts else []

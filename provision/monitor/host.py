@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision import remote
-from provision.ansible.run import Playbook, Target
-from provision.backup.hosts import playbook
+from provision.ansible.run import Playbook, Target, run_or_raise
 from provision.console import Console
 from provision.errors import ProblemsError
 from provision.inventory import vault
@@ -87,7 +86,7 @@ def apply(inventory: Inventory, host: MonitorHost, console: Console) -> list[str
     if settings.get("monitor_smtp_username"):
         variables["monitor_smtp_password"] = vault.read(inventory.directory)[PASSWORD]
     target = Target(name=host.address, host=Host("monitor", host.address, host.user), hostvars=variables)
-    return playbook(Playbook(name="monitor-host.yml", targets=[target]), console).changed_tasks
+    return run_or_raise(Playbook(name="monitor-host.yml", targets=[target]), console).changed_tasks
 
 
 def _own_certificate(inventory: Inventory) -> str:
