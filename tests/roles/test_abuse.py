@@ -14,10 +14,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import MailServer, SandboxHost, provision
+from tests.bans import banned, lift_every_ban, reaches, wait_for_ban
+from tests.conftest import MailServer, SandboxHost
 from tests.roles import test_spam
 from tests.roles.test_mail import add_user, message, tls_context
-from tests.roles.test_spam import HELO, PARTNER, banned, find
+from tests.roles.test_spam import HELO, PARTNER, find
 
 # The spam tests' fixtures, shared as they are: a fixture is found by its name in the module.
 signing_key, senders_dns, filtering = test_spam.signing_key, test_spam.senders_dns, test_spam.filtering
@@ -43,26 +44,6 @@ def guess_smtp_auth(outside: SandboxHost, server: MailServer, login: str, count:
         "[thread.start() for thread in threads]; [thread.join() for thread in threads]\n"
         "print(' / '.join(sorted(seen)))\n")
     return set(outside.ssh(shlex.join(["python3", "-c", script])).stdout.strip().split(" / "))
-
-
-def reaches(outside: SandboxHost, server: MailServer, port: int) -> bool:
-    probe = (f"import socket\ntry:\n    socket.create_connection(({server.host.address!r}, {port}), 3)\n"
-             "    print('open')\nexcept OSError:\n    print('refused')\n")
-    return outside.ssh(shlex.join(["python3", "-c", probe])).stdout.strip() == "open"
-
-
-def wait_for_ban(server: MailServer, address: str, timeout: float = 20) -> list[dict[str, str]]:
-    deadline = time.monotonic() + timeout
-    while not (listed := banned(server)):
-        assert time.monotonic() < deadline, f"{address} was not banned"
-        time.sleep(1)
-    return listed
-
-
-def lift_every_ban(server: MailServer) -> None:
-    for ban in banned(server):
-        done = provision("bans", "remove", str(server.inventory), ban["address"], env=server.env)
-        assert done.returncode == 0, done.stderr
 
 
 def test_an_smtp_auth_guesser_on_587_is_banned_from_every_mail_port(mail_server, sandbox, filtering):

@@ -25,10 +25,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.bans import lift_every_ban, reaches, wait_for_ban
 from tests.conftest import REPO, MailServer, provision, sandbox_name, start_sandbox, stop_sandbox
 from tests.dav import request
 from tests.people import Person, sync, users
-from tests.roles.test_abuse import lift_every_ban, reaches, wait_for_ban
 from tests.roles.test_mail import OUTSIDE, imap_login, message, tls_context
 
 DOCS = REPO / "docs"
