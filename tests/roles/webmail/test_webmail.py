@@ -353,8 +353,8 @@ def test_a_guesser_at_the_login_form_is_banned_from_the_web_ports(server, sandbo
     try:
         seen = sandbox.ssh(shlex.join(["python3", "-c", guesses, server.host.address, server.host.hostname]))
         assert seen.stdout.split()[0] == "401", seen.stdout + seen.stderr  # Roundcube's "Login failed."
-        assert wait_for_ban(server, sandbox.address) == [{"address": sandbox.address,
-                                                          "jail": "provision-roundcube"}]
+        listed = wait_for_ban(server, sandbox.address, "provision-roundcube")
+        assert listed == [{"address": sandbox.address, "jail": "provision-roundcube"}]
         assert not reaches(sandbox, server, 443)
         assert request(server.host.address, "GET", "/mail/", host=server.host.hostname).status == 200
     finally:
