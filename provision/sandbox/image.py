@@ -16,7 +16,7 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
             "iproute2", "ca-certificates")
 # Bump when the build or preparation changes, so that cached images are rebuilt.
-REVISION = 1
+REVISION = 2
 _MARKER = ".provision-image"
 
 
@@ -58,5 +58,10 @@ def _prepare(root: Path, release: str) -> None:
     # debootstrap copied the build machine's resolver; sandboxes have none of their own.
     (root / "etc/resolv.conf").unlink(missing_ok=True)
     (root / "etc/resolv.conf").write_text("# sandboxes have no resolver; names live in /etc/hosts\n")
+    # debootstrap fetched the lists of the release alone, minutes ago. Dated back, they make the first
+    # apply's `apt update` (run when the lists are an hour old) fetch -updates and -security too:
+    # otherwise a server made from a new image goes without security updates for its first hour.
+    (root / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
+    os.utime(root / "var/lib/apt/lists", (0, 0))
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True)
