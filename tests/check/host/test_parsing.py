@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable
+from ipaddress import IPv4Address
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from provision import remote
 from provision.check.host import drift, facts, memory
 from provision.check.host.facts import Queued, Section, Usage
+from provision.check.host.ssh import Server
 from provision.check.model import Status
+from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
 
 UNITS = ("nftables", "slapd", "opendkim", "postfix", "dovecot")
 EXPIRY = datetime.datetime(2029, 2, 25, 4, 49, 39, tzinfo=datetime.UTC)
@@ -126,6 +132,20 @@ def test_missing_service_states_are_unknown() -> None:
 
 def test_acme_inventories_also_need_the_web_server_and_renewal_timer() -> None:
     assert "certbot.timer" in facts.script(("postfix", "certbot.timer"))
+
+
+def test_antivirus_adds_clamd_and_freshclam_to_the_services() -> None:
+    settings = Settings(domains=("example.org",), hostname="mail.example.org",
+                        public_ipv4=IPv4Address("198.51.100.9"), admin_email="admin@example.org",
+                        first_admin=FirstAdmin("admin", "Admin", "admin@example.org"),
+                        tls_mode=TlsMode.SELF_SIGNED)
+
+    def of(settings: Settings) -> tuple[str, ...]:
+        inventory = Inventory(Path("/c/gmbh"), Host("mail", "198.51.100.9"), settings)
+        return facts.units(Server(inventory, remote.Login("198.51.100.9")))
+
+    assert not {"clamav-daemon", "clamav-freshclam"} & set(of(settings))
+    assert {"clamav-daemon", "clamav-freshclam"} <= set(of(dataclasses.replace(settings, antivirus=True)))
 
 
 def test_antivirus_on_a_small_host_warns_with_a_fix() -> None:
