@@ -234,6 +234,7 @@ def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any], ba
         "uid": values.person_uid, "name": values.text, "email": values.email}))
     take("dkim_selector", values.dns_label)
     take("webmail", values.boolean)
+    take("antivirus", values.boolean)
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)
     return found

@@ -61,6 +61,7 @@ class Settings:
     update_policy: UpdatePolicy = UpdatePolicy.SECURITY
     dkim_selector: str = "mail"
     webmail: bool = False  # Roundcube at https://HOSTNAME/mail/ (the webmail role)
+    antivirus: bool = False  # ClamAV through Rspamd (the rspamd role); needs about 1.5 GB of memory
     sandbox: bool = False
 
     @classmethod

@@ -75,6 +75,11 @@ provision_dkim_selector: {dkim_selector}
 # filters, the company address book and password change in the browser.
 provision_webmail: {webmail}
 
+# Viruses: ClamAV scans attachments and viruses are refused. Its signatures need about 1.5 GB of
+# memory (a host of 3 GiB or more; provision check warns below), and freshclam's first download
+# of them after apply takes some minutes.
+provision_antivirus: {antivirus}
+
 # true only for a local test server (provision sandbox): allows private addresses.
 provision_sandbox: {sandbox}
 """

@@ -151,6 +151,7 @@ def test_ansible_vars_names(cli, inventory: Path) -> None:
         "provision_acme_ca_file": None,
         "provision_acme_directory": "https://acme-v02.api.letsencrypt.org/directory",
         "provision_admin_email": "admin@example.org",
+        "provision_antivirus": False,
         "provision_default_quota_mb": 10240,
         "provision_dkim_selector": "mail",
         "provision_domains": ["example.org", "xn--bcher-kva.example"],

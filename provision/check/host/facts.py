@@ -78,17 +78,20 @@ class Facts:
     security_updates: tuple[str, ...] | None  # packages
     reboot_required: bool
     certificate_expiry: datetime.datetime | None
+    memory_kib: int | None = None  # MemTotal
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)  # domain -> key
     problems: dict[str, str] = field(default_factory=dict)  # fact -> why it is None
 
 
 def units(server: Server) -> tuple[str, ...]:
-    """The services the inventory's roles start: base, directory, dkim, resolver, rspamd (and its Valkey),
-    fail2ban, postfix, dovecot, radicale (and its directory sync), web; with ACME the tls role's
-    challenge server and certbot's renewals."""
-    acme = ("lighttpd", "certbot.timer") if server.inventory.settings.tls_mode is TlsMode.ACME else ()
-    return ("nftables", "slapd", "opendkim", "unbound", "rspamd", "valkey-server", "fail2ban", "postfix",
-            "dovecot", "radicale", "provision-dav-sync.timer", "nginx", *acme)
+    """The services the inventory's roles start: base, directory, dkim, resolver, rspamd (and its Valkey,
+    and with antivirus ClamAV's clamd and freshclam), fail2ban, postfix, dovecot, radicale (and its
+    directory sync), web; with ACME the tls role's challenge server and certbot's renewals."""
+    settings = server.inventory.settings
+    acme = ("lighttpd", "certbot.timer") if settings.tls_mode is TlsMode.ACME else ()
+    antivirus = ("clamav-daemon", "clamav-freshclam") if settings.antivirus else ()
+    return ("nftables", "slapd", "opendkim", "unbound", "rspamd", "valkey-server", *antivirus, "fail2ban",
+            "postfix", "dovecot", "radicale", "provision-dav-sync.timer", "nginx", *acme)
 
 
 PRELUDE = """export LC_ALL=C
@@ -115,6 +118,7 @@ run inodes df -P -i {mounts}
 run queue postqueue -j
 run reboot test -e /var/run/reboot-required
 run certificate cat {CERTIFICATE}
+run memory cat /proc/meminfo
 """ + SIGNING_KEYS
 
 
@@ -144,6 +148,7 @@ def parse(output: str, unit_names: tuple[str, ...]) -> Facts:
         security_updates=fact("updates", parse_security_updates),
         reboot_required=sections.get("reboot", Section((), 1)).status == 0,
         certificate_expiry=fact("certificate", parse_certificate),
+        memory_kib=fact("memory", parse_memory),
         signing_keys=parse_signing_keys(sections),
         problems=problems,
     )
@@ -168,6 +173,15 @@ def parse_services(section: Section, unit_names: tuple[str, ...]) -> dict[str, s
     states = [line.strip() for line in section.lines]
     return {unit: states[number] if number < len(states) else "unknown"
             for number, unit in enumerate(unit_names)}
+
+
+def parse_memory(section: Section) -> int:
+    """/proc/meminfo's MemTotal, in KiB."""
+    for line in section.lines:
+        name, _, value = line.partition(":")
+        if name == "MemTotal" and value.split()[:1] and value.split()[0].isdigit():
+            return int(value.split()[0])
+    raise ValueError(f"/proc/meminfo has no MemTotal: {section.text[:200]!r}")
 
 
 def parse_df(section: Section, paths: tuple[str, ...] = MOUNTS) -> tuple[Usage, ...]:

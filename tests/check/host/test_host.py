@@ -31,7 +31,7 @@ def fresh(mail_server: MailServer) -> dict[str, dict[str, Any]]:
 def test_a_fresh_server_is_healthy(mail_server: MailServer, fresh: dict[str, dict[str, Any]]) -> None:
     assert set(fresh) == {"host.services", "host.disk", "host.inodes", "host.queue.size",
                           "host.queue.oldest_deferred", "host.updates.security", "host.reboot",
-                          "host.tls.files", "host.drift"}
+                          "host.memory", "host.tls.files", "host.drift"}
     judged_elsewhere = {"host.updates.security", "host.drift"}
     assert {key: found for key, found in fresh.items()
             if key not in judged_elsewhere and found["status"] != "OK"} == {}

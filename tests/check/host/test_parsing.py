@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable
+from ipaddress import IPv4Address
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from provision.check.host import drift, facts
+from provision import remote
+from provision.check.host import drift, facts, memory
 from provision.check.host.facts import Queued, Section, Usage
+from provision.check.host.ssh import Server
+from provision.check.model import Status
+from provision.inventory.model import FirstAdmin, Host, Inventory, Settings, TlsMode
 
 UNITS = ("nftables", "slapd", "opendkim", "postfix", "dovecot")
 EXPIRY = datetime.datetime(2029, 2, 25, 4, 49, 39, tzinfo=datetime.UTC)
@@ -73,6 +80,10 @@ Conf tzdata (2026f-0+deb13u1 Debian:13-updates/stable-updates [all])
 ### exit 0
 ### certificate
 {_certificate()}### exit 0
+### memory
+MemTotal:        2030396 kB
+MemFree:          112640 kB
+### exit 0
 """
 
 
@@ -91,6 +102,7 @@ def test_captured_output_becomes_facts() -> None:
     assert found.security_updates == ("zlib1g", "apt")
     assert found.reboot_required
     assert found.certificate_expiry == EXPIRY
+    assert found.memory_kib == 2030396
     assert found.problems == {}
 
 
@@ -120,6 +132,33 @@ def test_missing_service_states_are_unknown() -> None:
 
 def test_acme_inventories_also_need_the_web_server_and_renewal_timer() -> None:
     assert "certbot.timer" in facts.script(("postfix", "certbot.timer"))
+
+
+def test_antivirus_adds_clamd_and_freshclam_to_the_services() -> None:
+    settings = Settings(domains=("example.org",), hostname="mail.example.org",
+                        public_ipv4=IPv4Address("198.51.100.9"), admin_email="admin@example.org",
+                        first_admin=FirstAdmin("admin", "Admin", "admin@example.org"),
+                        tls_mode=TlsMode.SELF_SIGNED)
+
+    def of(settings: Settings) -> tuple[str, ...]:
+        inventory = Inventory(Path("/c/gmbh"), Host("mail", "198.51.100.9"), settings)
+        return facts.units(Server(inventory, remote.Login("198.51.100.9")))
+
+    assert not {"clamav-daemon", "clamav-freshclam"} & set(of(settings))
+    assert {"clamav-daemon", "clamav-freshclam"} <= set(of(dataclasses.replace(settings, antivirus=True)))
+
+
+def test_antivirus_on_a_small_host_warns_with_a_fix() -> None:
+    small, large = 2030396, 4 * 1024 * 1024  # KiB: a 2 GB and a 4 GiB server
+    assert memory.judge(small, antivirus=False, directory="/c/gmbh").status is Status.OK
+    assert memory.judge(large, antivirus=True, directory="/c/gmbh").status is Status.OK
+    warned = memory.judge(small, antivirus=True, directory="/c/gmbh")
+    assert warned.status is Status.WARN and "1.9 GiB" in warned.message and "1.5 GB" in warned.message
+    assert "provision_antivirus: false" in warned.fix and "3 GiB" in warned.fix
+
+
+def test_a_meminfo_without_memtotal_is_a_problem() -> None:
+    assert "no MemTotal" in _error(facts.parse_memory, Section(("MemFree: 1 kB",), 0))
 
 
 def test_drift_masks_only_the_secret_in_its_line() -> None:
