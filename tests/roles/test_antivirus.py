@@ -30,7 +30,8 @@ SIGNATURE = "Provision-Test-EICAR"
 DATABASE = "/var/lib/clamav/provision-test.ndb"
 DROPINS = ("/etc/systemd/system/clamav-daemon.service.d/zz-tests.conf",
            "/etc/systemd/system/clamav-daemon.socket.d/zz-tests.conf")
-UNITS = ("clamav-freshclam.service", "clamav-daemon.socket", "clamav-daemon.service")
+UNITS = ("clamav-freshclam.service", "clamav-daemon.socket", "clamav-daemon.service",
+         "provision-clamav-ready.path")
 CONFIG = "/etc/rspamd/local.d/antivirus.conf"
 SOCKET = "/run/clamav/clamd.ctl"
 
@@ -85,6 +86,8 @@ def wait_for_clamd(server: MailServer) -> None:
 
 def test_an_eicar_attachment_is_refused_naming_the_virus(mail_server, sandbox, antivirus):
     login, _ = antivirus
+    # What starts clamd on a real server once freshclam has the signatures (the test has its own).
+    assert _states(mail_server, "is-active")[-1] == "active"
     wait_for_clamd(mail_server)
     sender = f"anna@{PARTNER}"
     raw = infected(sender, login, f"virus {uuid.uuid4().hex}").as_bytes()
