@@ -69,6 +69,7 @@ def load(directory: Path) -> Inventory:
     role_vars = _role_keys(base)
     found = _settings(directory, problems, role_vars, base, origins)
     _role_files(directory, problems, role_vars, origins)
+    _role_checks(directory, role_vars, origins, problems)
     _vault(directory, found, problems)
     if problems.lines:
         count = len(problems.lines)
@@ -238,6 +239,18 @@ def _settings(directory: Path, problems: Problems, role_vars: dict[str, Any], ba
     _tls_check(path, data, found, problems)
     _first_admin_check(path, found, problems)
     return found
+
+
+# Role variables provision checks as it checks the settings: those a mistake in which would do harm
+# the role's own checks see only when the playbook runs.
+ROLE_CHECKS: dict[str, Callable[[Any], Any]] = {"postfix_postscreen_dnsbl_sites": values.dnsbl_sites}
+
+
+def _role_checks(directory: Path, role_vars: dict[str, Any], origins: dict[str, Path],
+                 problems: Problems) -> None:
+    for key, parse in ROLE_CHECKS.items():
+        if key in role_vars:
+            _checked(origins.get(key, directory / SETTINGS_FILE), key, parse, role_vars[key], problems)
 
 
 def _role_keys(data: dict[Any, Any]) -> dict[str, Any]:

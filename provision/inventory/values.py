@@ -233,3 +233,29 @@ def pem_file(value: Any, base: Path, label: str) -> Path:
     if not re.search(rb"-----BEGIN [A-Z0-9 ]*" + label.encode() + rb"-----", head):
         raise Invalid(f"{path} holds no PEM {label}", f"give the PEM file with the {label.lower()}")
     return path
+
+
+# A DNSBL's listing answers are in 127.0.0.0/16; its error answers are not (Spamhaus answers
+# 127.255.255.x to queries through public resolvers and when rate limited) and must never count.
+# Postfix's syntax: each of the last two octets a number or [N..M] / [N;M;...].
+_DNSBL_OCTET = r"(\d{1,3}|\[[\d.;]+\])"
+_DNSBL_CODES = re.compile(rf"127\.0\.{_DNSBL_OCTET}\.{_DNSBL_OCTET}")
+
+
+def dnsbl_sites(value: Any) -> list[dict[str, Any]]:
+    """postscreen's block lists: [{name, codes, weight}], codes within 127.0.x.x only."""
+    if not isinstance(value, list):
+        raise Invalid(f"{show(value)} is not a list",
+                      'write one "- {name: zen.spamhaus.org, codes: \"127.0.0.[2..11]\", weight: 3}" a line, '
+                      "or [] for none")
+    for site in value:
+        if not isinstance(site, dict) or set(site) != {"name", "codes", "weight"}:
+            raise Invalid(f"{show(site)} is not {{name, codes, weight}}",
+                          "give each list its name, its listing codes and a whole-number weight")
+        domain(site["name"])
+        if not isinstance(site["codes"], str) or not _DNSBL_CODES.fullmatch(site["codes"]):
+            raise Invalid(f"{site['name']}: codes {show(site['codes'])} are not within 127.0.x.x",
+                          "give only the list's listing answers, e.g. \"127.0.0.2\" or \"127.0.0.[2..11]\": "
+                          "its error answers (127.255.255.x) would refuse good mail")
+        integer(site["weight"], -100, 100)
+    return value

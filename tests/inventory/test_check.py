@@ -126,6 +126,12 @@ CASES = {
         settings_edit(provision_domains=["example.org", "bücher.example", "example.net"]), [
         "$V: vault_dkim_private_keys.example.net: is missing (hint: make one with 'openssl genrsa 2048' "
         "and add it with: ansible-vault edit --vault-password-file $P $V)"]),
+    "DNSBL codes that would count error answers": (
+        settings_edit(postfix_postscreen_dnsbl_sites=[{"name": "zen.spamhaus.org", "codes": "127.255.255.254",
+                                                       "weight": 3}]), [
+            '$S: postfix_postscreen_dnsbl_sites: zen.spamhaus.org: codes "127.255.255.254" are not within '
+            '127.0.x.x (hint: give only the list\'s listing answers, e.g. "127.0.0.2" or "127.0.0.[2..11]": '
+            "its error answers (127.255.255.x) would refuse good mail)"]),
     "several problems at once": (
         settings_edit(provision_sandbox="yes", provision_hostname="mail", provision_public_ipv4="10.1.2.3",
                       provision_default_quota_mb=-1, provision_updates="all"), [

@@ -16,6 +16,7 @@ import pytest
 
 from tests.bans import banned, lift_every_ban, reaches, wait_for_ban
 from tests.conftest import MailServer, SandboxHost
+from tests.dav import request
 from tests.roles import test_spam
 from tests.roles.test_mail import add_user, message, tls_context
 from tests.roles.test_spam import HELO, PARTNER, find
@@ -160,3 +161,34 @@ def test_a_stolen_password_cannot_send_more_than_the_rate_limit(mail_server, sen
                 break
             time.sleep(1)
     assert delivered == accepted
+
+
+def test_a_dav_password_guesser_is_banned_from_https(mail_server, sandbox, filtering):
+    """Wrong DAV passwords from the outside sandbox, each after the request without credentials every
+    DAV client sends first (a 401 that must not count): the sandbox is banned from 443, this machine
+    (never banned) still gets in, and the ban is lifted after."""
+    login, password = filtering
+    uid = login.split("@")[0]
+    script = (
+        "import base64, http.client, ssl\n"
+        "def propfind(credentials=None):\n"
+        f"    c = http.client.HTTPSConnection({mail_server.host.address!r}, 443, timeout=30,\n"
+        "                                    context=ssl._create_unverified_context())\n"
+        f"    headers = {{'Host': {mail_server.host.hostname!r}, 'Depth': '0'}}\n"
+        "    if credentials:\n"
+        "        headers['Authorization'] = 'Basic ' + base64.b64encode(credentials.encode()).decode()\n"
+        "    c.request('PROPFIND', '/', headers=headers); return c.getresponse().status\n"
+        f"print(' '.join(str(propfind()) + '/' + str(propfind({uid!r} + ':wrong-' + str(n)))\n"
+        "               for n in range(5)))\n")
+    seen = sandbox.ssh(shlex.join(["python3", "-c", script])).stdout.split()
+    assert seen and set(seen) == {"401/401"}, seen
+    try:
+        listed = wait_for_ban(mail_server, sandbox.address, "provision-radicale")
+        assert {ban["address"] for ban in listed} == {sandbox.address}
+        assert not reaches(sandbox, mail_server, 443)
+        answer = request(mail_server.host.address, "PROPFIND", "/", uid, password, headers={"Depth": "0"},
+                         host=mail_server.host.hostname)
+        assert answer.status == 207, answer
+    finally:
+        lift_every_ban(mail_server)
+    assert reaches(sandbox, mail_server, 443)
