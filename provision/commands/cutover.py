@@ -175,11 +175,11 @@ def _dns(args: argparse.Namespace, domains: tuple[str, ...]) -> Dns:
     return Dns(update.Server(address, args.dns_port, key), zones)
 
 
-def _cutting(args: argparse.Namespace, console: Console, *, live: bool) -> Cutting:
+def _cutting(args: argparse.Namespace, console: Console, *, live: bool, ended: bool = False) -> Cutting:
     _problems(args)
     inventory = load(args.dir)
     read_accounts(args.accounts)  # a bad accounts file is refused before anything is begun
-    cutover = states.begun(args.dir, Direction(args.direction), args.accounts)
+    cutover = states.begun(args.dir, Direction(args.direction), args.accounts, ended=ended)
     sides = Sides(args.accounts, args.dir, Tls(str(args.ca_file) if args.ca_file else None, args.insecure),
                   args.state or default_path(), args.workers)
     check_target = None
@@ -252,7 +252,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    cut = _cutting(args, console, live=False)
+    cut = _cutting(args, console, live=False, ended=True)
     rows = _rows(cut.cutover, cut)
     passes = [vars(found) for found in cut.cutover.passes]
     text = [_steps_text(rows)]

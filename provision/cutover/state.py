@@ -122,8 +122,9 @@ def save(directory: Path, cutover: Cutover) -> None:
     os.replace(partial, path)
 
 
-def begun(directory: Path, direction: Direction, accounts: Path) -> Cutover:
-    """The cutover to go on with: the one begun with the same accounts and direction, or a new one."""
+def begun(directory: Path, direction: Direction, accounts: Path, *, ended: bool = False) -> Cutover:
+    """The cutover to go on with: the one begun with the same accounts and direction, or a new one;
+    a rolled back one only to look at (ended)."""
     found = load(directory)
     wanted = str(accounts.resolve())
     if found is None:
@@ -133,7 +134,7 @@ def begun(directory: Path, direction: Direction, accounts: Path) -> Cutover:
         problems.append(f"the cutover was begun --from {found.accounts}, not {wanted}")
     if found.direction is not direction:
         problems.append(f"the cutover moves {found.direction}, not {direction}")
-    if found.rolled_back:
+    if found.rolled_back and not ended:
         problems.append(f"the cutover was rolled back at {found.rolled_back}")
     if problems:
         raise ProblemsError(f"{path_in(directory)} holds another cutover: finish or roll back that one; to "
