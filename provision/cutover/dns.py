@@ -61,6 +61,12 @@ class Dns:
             found.append(Rrset(name, kind, ttl or 0, values))
         return found
 
+    def may_update(self) -> None:
+        """An UPDATE that changes nothing, signed: refused (ServerError) where the key may not update."""
+        assert self.server is not None
+        for zone in self.zones:
+            update.apply(self.server, dns.name.from_text(zone), [])
+
     def changes(self, wanted: Sequence[Rrset]) -> dict[str, list[update.Change]]:
         """By zone, what it takes for the zones to hold wanted (each RRset whole, at its TTL)."""
         assert self.server is not None

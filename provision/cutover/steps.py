@@ -163,7 +163,7 @@ def preflight(cut: Cutting) -> str:
             cut.cutover.old = cut.dns.capture(cut.domains)
             cut.cutover.old_ttl = max((rrset.ttl for rrset in cut.cutover.old), default=0)
             cut.save()
-        cut.dns.changes(cut.new)  # the key may ask for every zone
+        cut.dns.may_update()
         said.append(f"DNS by RFC 2136 at {cut.dns.server.address}, old TTL {cut.cutover.old_ttl} s")
     return "; ".join(said)
 
