@@ -184,7 +184,9 @@ def _cutting(args: argparse.Namespace, console: Console, *, live: bool, ended: b
                   args.state or default_path(), args.workers)
     check_target = None
     if live and args.direction == Direction.TO_SERVER:
-        from provision.commands.check import inventory_target  # the checks cost their import only here
+        from provision.check.runner import Selection  # the checks cost their import only here
+        from provision.commands.check import inventory_target
+        Selection((), tuple(args.check_skip)).validate()
         check_target = inventory_target(args.dir)
     from provision.check.model import Options
     options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver))
