@@ -272,7 +272,8 @@ def _rollback(args: argparse.Namespace, console: Console) -> int:
     cut = _cutting(args, console, live=False)
     said, arrived = rollback(cut)
     users = [] if arrived is None else [
-        {"user": user.user, "at": user.target, "arrived": user.total("copied"), "error": user.error}
+        {"user": user.user, "at": user.target, "arrived": user.total("copied"), "error": user.error,
+         "folders": {folder.folder: folder.copied for folder in user.folders if folder.copied}}
         for user in arrived.users]
     text = [f"rolled back: {said}"]
     if arrived is not None:
