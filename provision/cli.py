@@ -27,8 +27,9 @@ from provision.errors import ExitStatus, ProvisionError
 # cost half a second of CPU on every call.
 COMMANDS = {"init": "inventory", "secret": "inventory", "inventory": "inventory", "apply": "apply",
             "render": "render", "dns": "dns", "check": "check", "archive": "archive", "export": "export",
-            "import": "import_", "migrate": "migrate", "sandbox": "sandbox", "users": "users",
-            "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes", "calendars": "calendars",
+            "import": "import_", "migrate": "migrate", "cutover": "cutover", "sandbox": "sandbox",
+            "users": "users", "groups": "groups", "aliases": "aliases", "mailboxes": "mailboxes",
+            "calendars": "calendars",
             "oauth2": "oauth2", "backup": "backup", "restore": "restore", "restore-drill": "restore",
             "templates": "templates", "updates": "updates", "monitor": "monitor",
             "bans": "bans"}

@@ -218,7 +218,7 @@ def _target(text: str, args: argparse.Namespace, addresses: tuple,
             signed: dict[str, tuple[str, ...]]) -> Target:
     path = Path(text)
     if (path / HOSTS_FILE).is_file():
-        return _inventory_target(path, args)
+        return inventory_target(path, args.ca)
     if path.exists() or "/" in text:
         raise UsageError(f"{text}: not an inventory directory (no {HOSTS_FILE})")
     try:
@@ -231,14 +231,14 @@ def _target(text: str, args: argparse.Namespace, addresses: tuple,
                   dkim_candidates=signed.get(domain, ()), ca=args.ca)
 
 
-def _inventory_target(path: Path, args: argparse.Namespace) -> Target:
+def inventory_target(path: Path, ca: str | None = None) -> Target:
+    """An inventory as a check target: its domains, its server's addresses, names and keys."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         secrets = pool.submit(vault.read, path)
         inventory = load(path)
         keys = secrets.result().get(DKIM_KEYS, {})
     settings = inventory.settings
     addresses = (settings.public_ipv4, *([settings.public_ipv6] if settings.public_ipv6 else []))
-    ca = args.ca
     if ca is None and settings.tls_mode is TlsMode.SELF_SIGNED:
         ca = ""
     acme = settings.acme_directory if settings.tls_mode is TlsMode.ACME else None

@@ -166,6 +166,13 @@ def plan(server: Server, zone: dns.name.Name, wanted: Sequence[Managed]) -> list
     return changes
 
 
+def current(server: Server, zone: dns.name.Name, name: dns.name.Name,
+            rdtype: dns.rdatatype.RdataType) -> tuple[tuple[dns.rdata.Rdata, ...], int | None]:
+    """The whole RRset the server holds at a name and type, and its TTL (None where there is none)."""
+    with _connect(server) as sock:
+        return _current(server, sock, zone, Managed(name, rdtype, 0, frozenset(), lambda _: True))
+
+
 def _change(zone: dns.name.Name, item: Managed, present: tuple[dns.rdata.Rdata, ...],
             ttl: int | None) -> Change | None:
     old = tuple(rdata for rdata in present if item.ours(rdata))

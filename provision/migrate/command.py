@@ -192,10 +192,10 @@ def migrate(args: argparse.Namespace, console: Console) -> int:
     source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     target_sides = _collection_endpoint(args.target, args, target_secrets, True)
     jobs = [Job(account.source_user, account.target_user,
-                _mail_source(source, account, state) if mail else _no_mail(account),
-                _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
+                mail_source(source, account, state) if mail else _no_mail(account),
+                mail_sink(target, account, state) if mail else (lambda _: NullSink()),
                 _pair(source_sides, target_sides, account),
-                _sieve(source, target, account) if mail else None) for account in accounts]
+                sieve_openers(source, target, account) if mail else None) for account in accounts]
     try:
         return _finish("migrate", args, console, jobs)
     finally:
@@ -242,7 +242,7 @@ def export(args: argparse.Namespace, console: Console) -> int:
     source_sides = _collection_endpoint(args.source, args, _secrets(args), False)
     mail = kind_of(args.source) != "dav"
     jobs = [Job(account.source_user, account.target_user,
-                _mail_source(source, account, state) if mail else _no_mail(account), sink_for(account),
+                mail_source(source, account, state) if mail else _no_mail(account), sink_for(account),
                 None if source_sides is None else davsides.pair(
                     source_sides, collections_for, account.source_user, account.target_user,
                     account.password_file),
@@ -306,7 +306,7 @@ def import_(args: argparse.Namespace, console: Console) -> int:
     mail = kind_of(args.target) != "dav"
     target_sides = _collection_endpoint(args.target, args, _secrets(args), True)
     jobs = [Job(account.source_user, account.target_user, source_for(account) if mail else _no_mail(account),
-                _mail_sink(target, account, state) if mail else (lambda _: NullSink()),
+                mail_sink(target, account, state) if mail else (lambda _: NullSink()),
                 _pair(davsides.archive(archive), target_sides, account),
                 scripts_of(account) if mail else None) for account in accounts]
     try:
@@ -347,7 +347,7 @@ def _pair(source: CollectionEndpoint | None, target: CollectionEndpoint | None, 
                          account.source_user, account.target_user, account.password_file)
 
 
-def _sieve(source: MailEndpoint, target: MailEndpoint, account: Account
+def sieve_openers(source: MailEndpoint, target: MailEndpoint, account: Account
            ) -> tuple[sieve.Opener, sieve.Opener]:
     return (functools.partial(source.sieve, account.source_user, account.url, account.password_file,
                               account.token_file),
@@ -358,7 +358,7 @@ def _no_mail(account: Account) -> Callable[[Throttle], Source]:
     return lambda _: NoMail(account.source_user)
 
 
-def _mail_source(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
+def mail_source(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Source]:
     if endpoint.local is not None:
         local = endpoint.local
         return lambda _: LocalMail(local, account.source_user)
@@ -369,7 +369,7 @@ def _mail_source(endpoint: MailEndpoint, account: Account, state: State) -> Call
     return make
 
 
-def _mail_sink(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Sink]:
+def mail_sink(endpoint: MailEndpoint, account: Account, state: State) -> Callable[[Throttle], Sink]:
     def make(throttle: Throttle) -> Sink:
         return ImapSink(endpoint.account(account.target_user, throttle,
                                          password_file=account.target_password_file), state)

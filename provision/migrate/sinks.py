@@ -10,7 +10,7 @@ from typing import Protocol
 
 from provision.archive.records import MessageRecord
 from provision.archive.writer import UserWriter
-from provision.migrate.folders import ROLES, Folder, wire_name
+from provision.migrate.folders import ROLES, Folder, plain_name, role_of, wire_name
 from provision.migrate.identity import identify
 from provision.migrate.imap import ImapAccount, Meta
 from provision.migrate.spool import HashSet, TargetIndex
@@ -56,7 +56,12 @@ class ImapSink:
         if self._roles is None:
             listing = self.account.folders()
             self._wires = {item.wire for item in listing}
-            self._roles = {item.special_use: item.wire for item in listing if item.special_use in ROLES}
+            # A target without SPECIAL-USE (a provider) keeps its special folders under their usual names
+            # ("Gesendete Objekte"): a move back to it fills them instead of making a second Sent folder.
+            named = {role: item.wire for item in reversed(listing)
+                     if (role := role_of(plain_name(item, self.account.prefix), None)) in ROLES}
+            announced = {item.special_use: item.wire for item in listing if item.special_use in ROLES}
+            self._roles = named | announced
         # A special folder goes where the target keeps that role (its children keep their own path).
         if folder.special_use in self._roles and "/" not in folder.name:
             return self._roles[folder.special_use]

@@ -15,7 +15,7 @@ from tests.migrate.provider import Provider, configure
 DOMAIN = "provider.test"
 # Seeded accounts and how many generated messages each holds (plus corpus.odd_ones).
 SEEDED = {"anna": 24, "bob": 10, "dave": 120}
-EMPTY = ("anna2", "bob2", "carl", "dave2", "erin", "fred", "gina", "hana", "ivan")
+EMPTY = ("anna2", "bob2", "carl", "dave2", "erin", "fred", "gina", "hana", "ivan", "kim", "lena")
 
 
 @dataclass
