@@ -134,9 +134,14 @@ class Connection:
         with guarded(self.where, step, self.timeout):
             self._socket.sendall(line.encode() + b"\r\n")
 
-    def read(self, step: str) -> str:
-        with guarded(self.where, step, self.timeout):
-            line = self._reader.readline(MAX_LINE)
+    def read(self, step: str, timeout: float | None = None) -> str:
+        wait = self.timeout if timeout is None else timeout
+        self._socket.settimeout(wait)
+        try:
+            with guarded(self.where, step, wait):
+                line = self._reader.readline(MAX_LINE)
+        finally:
+            self._socket.settimeout(self.timeout)
         if not line.endswith(b"\n"):  # closed, or longer than any line of these protocols
             raise ProtocolError(f"{self.where}: the connection closed {step}")
         return line.decode("utf-8", "replace").rstrip("\r\n")
@@ -158,6 +163,11 @@ class Reply:
         return f"{self.code} {' / '.join(self.lines)}"
 
 
+# postscreen, in front of Postfix on port 25, holds a new client's greeting back for its greet wait (6 s
+# by default) and sends the last line only then; RFC 5321 4.5.3.2 gives a client 5 minutes for it.
+GREETING_WAIT = 15.0
+
+
 @dataclass
 class Smtp:
     """A minimal SMTP client (RFC 5321): it greets, asks and stops; it never sends DATA."""
@@ -167,7 +177,7 @@ class Smtp:
     features: dict[str, str] = field(default_factory=dict)  # EHLO keyword -> its parameters
 
     def __post_init__(self) -> None:
-        self.greeting = self._reply("for the greeting")
+        self.greeting = self._reply("for the greeting", max(self.connection.timeout, GREETING_WAIT))
 
     @classmethod
     def open(cls, server: Server, port: int, timeout: float, tls: ssl.SSLContext | None = None) -> Smtp:
@@ -200,10 +210,10 @@ class Smtp:
         self.connection.start_tls(context)
         self.ehlo()
 
-    def _reply(self, step: str) -> Reply:
+    def _reply(self, step: str, timeout: float | None = None) -> Reply:
         lines = []
         while True:
-            line = self.connection.read(step)
+            line = self.connection.read(step, timeout)
             if len(line) < 3 or not line[:3].isdigit():
                 raise ProtocolError(f"{self.connection.where}: not an SMTP reply {step}: {line[:80]!r}")
             lines.append(line[4:])
