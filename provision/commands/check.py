@@ -107,7 +107,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     if args.push and (domains := [text for text in args.targets if not (Path(text) / HOSTS_FILE).is_file()]):
         raise UsageError(f"--push: {', '.join(domains)} has no server to push to: give inventory directories")
     _check_files(args)
-    options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver), timeout=args.timeout,
+    options = Options(nameservers=tuple(nameserver(text) for text in args.nameserver), timeout=args.timeout,
                       check_timeout=max(Options.check_timeout, 12 * args.timeout),
                       dnsbl=tuple(_list([args.dnsbl])), domain_dnsbl=tuple(_list([args.domain_dnsbl])),
                       ca_file=args.ca_file)
@@ -174,7 +174,8 @@ def _list(values: list[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-def _nameserver(text: str) -> tuple[str, int]:
+def nameserver(text: str) -> tuple[str, int]:
+    """A --nameserver value: IP, IP:PORT or [IPv6]:PORT."""
     host, port = text, "53"
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")

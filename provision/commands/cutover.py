@@ -4,7 +4,6 @@ resumable state machine whose state lives beside the inventory (provision/cutove
 from __future__ import annotations
 
 import argparse
-import socket
 from pathlib import Path
 
 import dns.exception
@@ -22,7 +21,7 @@ from provision.cutover.steps import Cutting, Timing, rollback
 from provision.cutover.sync import Sides
 from provision.dns import update, zonefile
 from provision.dns.records import TTL, Purpose, absolute, is_within, mail_records
-from provision.errors import ExitStatus, ProblemsError, UsageError
+from provision.errors import ExitStatus, ProblemsError
 from provision.inventory import HOSTS_FILE, vault
 from provision.inventory.load import load
 from provision.inventory.model import Inventory
@@ -168,11 +167,7 @@ def _dns(args: argparse.Namespace, domains: tuple[str, ...]) -> Dns:
     if not args.dns_server:
         return Dns(None, zones)
     key = update.read_key(args.tsig_key)
-    try:
-        address = socket.getaddrinfo(args.dns_server, None, proto=socket.IPPROTO_TCP)[0][4][0]
-    except (OSError, UnicodeError) as error:
-        raise UsageError(f"--dns-server {args.dns_server}: cannot be resolved ({error})") from None
-    return Dns(update.Server(address, args.dns_port, key), zones)
+    return Dns(update.Server(update.address_of(args.dns_server, "--dns-server"), args.dns_port, key), zones)
 
 
 def _cutting(args: argparse.Namespace, console: Console, *, live: bool, ended: bool = False) -> Cutting:
@@ -189,18 +184,12 @@ def _cutting(args: argparse.Namespace, console: Console, *, live: bool, ended: b
         Selection((), tuple(args.check_skip)).validate()
         check_target = inventory_target(args.dir)
     from provision.check.model import Options
-    options = Options(nameservers=tuple(_nameserver(text) for text in args.nameserver))
+    from provision.commands.check import nameserver
+    options = Options(nameservers=tuple(nameserver(text) for text in args.nameserver))
     domains = inventory.settings.domains
     return Cutting(args.dir, cutover, sides, _dns(args, domains), domains, _new_records(args, inventory),
                    _timing(args), console, check_target, options, tuple(args.check_skip),
                    getattr(args, "changed_by_hand", False))
-
-
-def _nameserver(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
-    if not port.isdigit():
-        raise UsageError(f"--nameserver {text}: expected IP[:PORT]")
-    return host, int(port)
 
 
 def _rows(cutover: Cutover, cut: Cutting) -> list[dict[str, object]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from pathlib import Path
 
@@ -99,7 +98,7 @@ def _as_dict(record: Record) -> dict[str, object]:
 def _push(args: argparse.Namespace, console: Console) -> int:
     key = update.read_key(args.tsig_key)
     inventory, found = _mail_records(args)
-    server = update.Server(_address(args.server), args.port, key)
+    server = update.Server(update.address_of(args.server, "--server"), args.port, key)
     by_zone = _zones(inventory, args.zone, found.records)
     plans = {zone: update.plan(server, dns.name.from_text(zone), update.managed(records))
              for zone, records in by_zone.items() if zone}
@@ -136,13 +135,6 @@ def _apply(server: update.Server, zone: dns.name.Name, changes: list[update.Chan
         names = ", ".join(f"{change.name} {dns.rdatatype.to_text(change.rdtype)}" for change in missed)
         raise update.ServerError(f"{server.address} accepted the update of zone {zone} but did not apply: "
                                  f"{names}", hint="a CNAME at such a name hides other records: remove it")
-
-
-def _address(host: str) -> str:
-    try:
-        return socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)[0][4][0]
-    except (OSError, UnicodeError) as error:
-        raise UsageError(f"--server {host}: cannot be resolved ({error})") from None
 
 
 def _zones(inventory: Inventory, given: list[str],

@@ -51,6 +51,14 @@ class Server:
     key: dns.tsig.Key
 
 
+def address_of(host: str, option: str) -> str:
+    """The address of the primary named by option (a name or an address), for its Server."""
+    try:
+        return socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)[0][4][0]
+    except (OSError, UnicodeError) as error:
+        raise UsageError(f"{option} {host}: cannot be resolved ({error})") from None
+
+
 @dataclass(frozen=True)
 class Managed:
     """What we manage at one name and type: the records wanted there, and which present ones are ours."""
