@@ -16,7 +16,7 @@ from provision.cutover.state import Rrset
 from provision.dns import update
 from provision.dns.records import absolute, is_within
 
-# Where a cutover looks, per domain: what it may change there, and which records there are its own.
+# What may stand at autoconfig.DOMAIN: the switch replaces any of them.
 AUTOCONFIG_TYPES = ("CNAME", "A", "AAAA")
 
 
@@ -32,10 +32,7 @@ def names(domains: Sequence[str]) -> list[tuple[str, str]]:
 
 def _ours(rdtype: str, value: dns.rdata.Rdata) -> bool:
     """At the apex TXT only SPF is the cutover's; a site verification beside it stays."""
-    if rdtype != "TXT":
-        return True
-    text = b"".join(value.strings).decode(errors="replace")  # type: ignore[attr-defined]
-    return text.strip().lower().startswith("v=spf1")
+    return rdtype != "TXT" or update.txt_tag(value) == "v=spf1"
 
 
 @dataclass(frozen=True)

@@ -148,14 +148,14 @@ def managed(records: Iterable[Record]) -> list[Managed]:
 def _owner_test(rdtype: dns.rdatatype.RdataType,
                 wanted: frozenset[dns.rdata.Rdata]) -> Callable[[dns.rdata.Rdata], bool]:
     if rdtype == dns.rdatatype.TXT:
-        tags = {_txt_tag(rdata) for rdata in wanted}
-        return lambda rdata: _txt_tag(rdata) in tags
+        tags = {txt_tag(rdata) for rdata in wanted}
+        return lambda rdata: txt_tag(rdata) in tags
     if rdtype == dns.rdatatype.CAA:
         return lambda rdata: rdata in wanted
     return lambda _: True
 
 
-def _txt_tag(rdata: dns.rdata.Rdata) -> str:
+def txt_tag(rdata: dns.rdata.Rdata) -> str:
     """v=spf1 for "v=spf1 mx -all", path= for "path=/": what kind of TXT record it is."""
     text = b"".join(rdata.strings).decode(errors="replace").lower()  # type: ignore[attr-defined]
     first = re.split(r"[;\s]", text.strip(), maxsplit=1)[0]
